@@ -1,0 +1,128 @@
+"""Anchors: the parameter dictionaries that every path is a linear combination of.
+
+An anchor is a mapping from names to tensors, like :meth:`torch.nn.Module.state_dict`
+(a module is accepted and read through ``state_dict()``). Only floating-point entries
+take part in linear combinations; integer entries such as batch norm's
+``num_batches_tracked`` are carried unchanged from the first anchor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["Anchor", "as_anchor", "check_anchors", "gram", "is_interpolated"]
+
+Anchor = dict[str, torch.Tensor]
+
+
+def is_interpolated(t: torch.Tensor) -> bool:
+    """Whether an entry takes part in linear combinations (floating-point entries do)."""
+    return t.is_floating_point()
+
+
+def as_anchor(obj: Any, name: str = "anchor") -> Anchor:
+    """Copy a state dict (or a module's) into a detached anchor dictionary.
+
+    The copy protects the path from later changes to the source: ``state_dict()``
+    shares storage with a module's parameters, which go on changing if it trains on.
+
+    Parameters
+    ----------
+    obj : mapping of str to tensor, or torch.nn.Module
+    name : str
+        How error messages refer to this anchor.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> a = as_anchor(torch.nn.Linear(2, 1))
+    >>> sorted(a)
+    ['bias', 'weight']
+    """
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.state_dict()
+    if not isinstance(obj, Mapping):
+        raise TypeError(
+            f"{name} must be a dict of tensors (a state_dict) or an nn.Module, "
+            f"got {type(obj).__name__}"
+        )
+    if not obj:
+        raise ValueError(f"{name} is empty: it needs at least one tensor")
+    out: Anchor = {}
+    for key, value in obj.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{name} has a non-string key {key!r}")
+        if isinstance(value, np.ndarray):
+            value = torch.from_numpy(value)
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"{name}[{key!r}] must be a tensor, got {type(value).__name__}"
+            )
+        out[key] = value.detach().clone()
+    return out
+
+
+def check_anchors(anchors: Sequence[Anchor], names: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the first tensor that breaks a path's rules.
+
+    Every anchor must have the keys of the first, each with the same shape and dtype,
+    and every floating-point value must be finite.
+    """
+    first, first_name = anchors[0], names[0]
+    keys = list(first)
+    for anchor, name in zip(anchors, names):
+        missing = [k for k in keys if k not in anchor]
+        if missing:
+            raise ValueError(
+                f"anchor {name!r} lacks tensor {missing[0]!r} that anchor {first_name!r} has; "
+                "all anchors need the same keys (use state_dict() of one architecture)"
+            )
+        extra = [k for k in anchor if k not in first]
+        if extra:
+            raise ValueError(
+                f"anchor {name!r} has tensor {extra[0]!r} that anchor {first_name!r} lacks; "
+                "all anchors need the same keys (use state_dict() of one architecture)"
+            )
+        for key in keys:
+            a, b = first[key], anchor[key]
+            if a.shape != b.shape:
+                raise ValueError(
+                    f"tensor {key!r} has shape {tuple(b.shape)!r} in anchor {name!r} but "
+                    f"{tuple(a.shape)!r} in anchor {first_name!r}"
+                )
+            if a.dtype != b.dtype:
+                raise ValueError(
+                    f"tensor {key!r} has dtype {b.dtype} in anchor {name!r} but {a.dtype} in "
+                    f"anchor {first_name!r}; convert the anchors to one dtype first"
+                )
+            if is_interpolated(b):
+                bad = int((~torch.isfinite(b)).sum())
+                if bad:
+                    raise ValueError(
+                        f"tensor {key!r} of anchor {name!r} has {bad} non-finite value(s); "
+                        "a path needs finite anchors"
+                    )
+
+
+def gram(anchors: Sequence[Anchor]) -> np.ndarray:
+    """The Gram matrix ⟨θ_i, θ_j⟩ of the anchors over their floating-point entries.
+
+    Norms of any linear combination follow from it exactly, without building the
+    combination: ‖Σ c_i θ_i‖² = cᵀ G c.
+    """
+    k = len(anchors)
+    g = np.zeros((k, k))
+    for key, ref in anchors[0].items():
+        if not is_interpolated(ref):
+            continue
+        flat = torch.stack([a[key].reshape(-1).to("cpu", torch.float64) for a in anchors])
+        g += (flat @ flat.T).numpy()
+    return g

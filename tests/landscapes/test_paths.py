@@ -1,0 +1,259 @@
+"""Property tests of the interpolation math in landscapes.paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from landscapes import grids, paths
+from landscapes.anchors import gram
+
+finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False, width=32)
+coef = st.floats(-3, 3, allow_nan=False, allow_infinity=False)
+alpha_lists = st.lists(coef, min_size=1, max_size=12)
+
+
+@st.composite
+def anchor_sets(draw, k: int = 2, dtype=np.float64):
+    """k parameter dicts with the same keys and shapes, plus an integer buffer."""
+    n_keys = draw(st.integers(1, 3))
+    shapes = [draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)) for _ in range(n_keys)]
+    out = []
+    for _ in range(k):
+        d = {
+            f"layer{i}.weight": torch.from_numpy(draw(arrays(dtype, tuple(s), elements=finite)))
+            for i, s in enumerate(shapes)
+        }
+        d["bn.num_batches_tracked"] = torch.tensor(draw(st.integers(0, 100)))
+        out.append(d)
+    return out
+
+
+def flat(p: dict) -> torch.Tensor:
+    return torch.cat([v.reshape(-1).double() for v in p.values() if v.is_floating_point()])
+
+
+@given(anchor_sets(), alpha_lists)
+def test_linear_endpoints_reproduce_anchors_exactly(anchors, alphas):
+    a, b = anchors
+    p = paths.linear(a, b, [0.0, *alphas, 1.0])
+    first, last = p.point(0), p.point(len(p) - 1)
+    for key in a:
+        assert torch.equal(first[key], a[key])
+        if b[key].is_floating_point():
+            assert torch.equal(last[key], b[key])
+        else:  # integer entries are not interpolated: they come from the first anchor
+            assert torch.equal(last[key], a[key])
+
+
+@given(alpha_lists, alpha_lists)
+def test_coefficients_sum_to_one(alphas, betas):
+    one = {"w": torch.zeros(2)}
+    for p in (
+        paths.linear(one, one, alphas),
+        paths.bilinear(one, one, one, one, alphas, betas),
+        paths.barycentric(one, one, one, alphas, betas),
+    ):
+        np.testing.assert_allclose(p.coefficients.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+
+
+@given(anchor_sets(k=4))
+def test_bilinear_corners_and_barycentric_vertices(anchors):
+    t00, t10, t01, t11 = anchors
+    p = paths.bilinear(t00, t10, t01, t11, [0.0, 1.0], [0.0, 1.0])
+    for (i, j), t in {(0, 0): t00, (1, 0): t10, (0, 1): t01, (1, 1): t11}.items():
+        assert torch.equal(flat(p.point((i, j))), flat(t))
+    q = paths.barycentric(t00, t10, t01, [0.0, 1.0], [0.0, 1.0])
+    assert torch.equal(flat(q.point((0, 0))), flat(t00))
+    assert torch.equal(flat(q.point((0, 1))), flat(t00))  # α = 0 is θ₀ whatever β
+    assert torch.equal(flat(q.point((1, 1))), flat(t10))
+    assert torch.equal(flat(q.point((1, 0))), flat(t01))
+
+
+@given(anchor_sets(), alpha_lists)
+def test_points_are_the_stated_combination(anchors, alphas):
+    a, b = anchors
+    p = paths.linear(a, b, alphas)
+    for i, alpha in enumerate(alphas):
+        expected = (1 - alpha) * flat(a) + alpha * flat(b)
+        torch.testing.assert_close(flat(p.point(i)), expected, rtol=1e-12, atol=1e-9)
+
+
+@given(anchor_sets(), alpha_lists)
+def test_distance_coordinate_equals_direct_norm(anchors, alphas):
+    a, b = anchors
+    p = paths.linear(a, b, alphas)
+    d = p.distance()
+    for i, alpha in enumerate(alphas):
+        direct = float((flat(p.point(i)) - flat(a)).norm())
+        assert abs(abs(d[i]) - direct) <= 1e-9 * max(1.0, direct)
+        assert np.sign(d[i]) in (0.0, np.sign(alpha))
+
+
+@given(anchor_sets(), st.lists(st.floats(-50, 50, allow_nan=False), min_size=1, max_size=8))
+def test_ray_points_sit_at_the_stated_distance(anchors, lams):
+    a, b = anchors
+    if float((flat(a) - flat(b)).norm()) < 1e-3:
+        with pytest.raises(ValueError, match="coincide"):
+            paths.ray(a, b, lams)
+        return
+    p = paths.ray(a, b, lams)
+    for i, lam in enumerate(lams):
+        direct = float((flat(p.point(i)) - flat(a)).norm())
+        assert direct == pytest.approx(abs(lam), rel=1e-9, abs=1e-9)
+    np.testing.assert_allclose(p.distance(), lams, rtol=1e-9, atol=1e-9)
+
+
+def test_ray_heads_towards_b():
+    a, b = {"w": torch.tensor([0.0, 0.0])}, {"w": torch.tensor([3.0, 4.0])}
+    p = paths.ray(a, b, [5.0, -5.0])
+    torch.testing.assert_close(p.point(0)["w"], b["w"])
+    torch.testing.assert_close(p.point(1)["w"], -b["w"])
+
+
+def test_paths_copy_and_never_modify_inputs():
+    net = torch.nn.Linear(3, 2)
+    a = {k: v.clone() for k, v in net.state_dict().items()}
+    b = {k: v + 1 for k, v in a.items()}
+    before = {k: v.clone() for k, v in a.items()}
+    p = paths.linear(a, b, [0.0, 0.5, 1.0])
+    for key in a:
+        assert torch.equal(a[key], before[key])
+    a["weight"].add_(100.0)  # later changes to the source do not reach the path
+    torch.testing.assert_close(p.point(0)["weight"], before["weight"])
+    m = paths.linear(net, b, [0.0])  # a module is read through state_dict()
+    torch.testing.assert_close(m.point(0)["bias"], net.bias.detach())
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.pop("bias"), "lacks tensor 'bias'"),
+        (lambda d: d.update(extra=torch.zeros(1)), "has tensor 'extra'"),
+        (lambda d: d.update(weight=torch.zeros(5, 5)), "'weight' has shape"),
+        (lambda d: d.update(weight=d["weight"].double()), "'weight' has dtype"),
+        (lambda d: d["bias"].__setitem__(0, float("nan")), "'bias' of anchor 'b' has 1 non-finite"),
+        (lambda d: d["weight"].__setitem__((0, 0), float("inf")), "'weight' of anchor 'b'"),
+    ],
+)
+def test_invalid_anchors_name_the_first_offending_tensor(change, message):
+    a = {"weight": torch.ones(2, 3), "bias": torch.zeros(2)}
+    b = {k: v.clone() for k, v in a.items()}
+    change(b)
+    with pytest.raises(ValueError, match=message):
+        paths.linear(a, b, [0.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"alphas": []}, "non-empty"),
+        ({"alphas": [0.0, float("nan")]}, "finite"),
+        ({"alphas": "wide"}, "unknown grid 'wide'"),
+        ({"alphas": [[0.0, 1.0]]}, "1-D"),
+        ({"names": ("x",)}, "names must be 2"),
+    ],
+)
+def test_invalid_grids_and_names(kwargs, message):
+    a = {"w": torch.zeros(2)}
+    with pytest.raises(ValueError, match=message):
+        paths.linear(a, a, **kwargs)
+
+
+def test_non_dict_anchor_is_a_type_error():
+    with pytest.raises(TypeError, match="dict of tensors"):
+        paths.linear([1, 2], {"w": torch.zeros(1)})
+
+
+def _cnn() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(4 * 4, 3)
+    )
+
+
+def test_plane_filter_normalisation_matches_filter_norms():
+    net = _cnn()
+    p = paths.plane(net, alphas=[0.0, 1.0], betas=[0.0], seed=3)
+    d1 = p.anchors[1]
+    for key in ("0.weight", "3.weight"):
+        w = net.state_dict()[key]
+        torch.testing.assert_close(
+            d1[key].reshape(w.shape[0], -1).norm(dim=1), w.reshape(w.shape[0], -1).norm(dim=1)
+        )
+    for key in ("0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var", "3.bias"):
+        assert torch.count_nonzero(d1[key]) == 0
+    assert torch.count_nonzero(d1["1.num_batches_tracked"]) == 0
+    # the centre sits at (0, 0) exactly and α = 1, β = 0 is centre + d1
+    torch.testing.assert_close(p.point((1, 0))["0.weight"], net[0].weight.detach() + d1["0.weight"])
+
+
+@pytest.mark.parametrize("normalization", ["layer", None])
+def test_plane_other_normalisations(normalization):
+    net = _cnn()
+    d = paths.plane(net, alphas=[0.0], betas=[0.0], normalization=normalization, bias_bn="copy").anchors[1]
+    w = net.state_dict()["0.weight"]
+    if normalization == "layer":
+        assert float(d["0.weight"].norm()) == pytest.approx(float(w.norm()), rel=1e-5)
+    torch.testing.assert_close(d["0.bias"], net.state_dict()["0.bias"])
+
+
+def test_plane_directions_are_seeded_and_orthogonalised_on_request():
+    net = _cnn()
+    p1 = paths.plane(net, alphas=[0.0], betas=[0.0], seed=7)
+    p2 = paths.plane(net, alphas=[0.0], betas=[0.0], seed=7)
+    p3 = paths.plane(net, alphas=[0.0], betas=[0.0], seed=8)
+    assert torch.equal(flat(p1.anchors[1]), flat(p2.anchors[1]))
+    assert not torch.equal(flat(p1.anchors[1]), flat(p3.anchors[1]))
+    po = paths.plane(net, alphas=[0.0], betas=[0.0], seed=7, orthogonalize=True)
+    g = gram(po.anchors)
+    assert abs(g[1, 2]) <= 1e-5 * np.sqrt(g[1, 1] * g[2, 2])
+    assert g[2, 2] == pytest.approx(gram(p1.anchors)[2, 2], rel=1e-5)
+
+
+def test_plane_rejects_unknown_options():
+    net = _cnn()
+    with pytest.raises(ValueError, match="unknown normalization 'filterwise'"):
+        paths.plane(net, normalization="filterwise")
+    with pytest.raises(ValueError, match="unknown bias_bn 'drop'"):
+        paths.plane(net, bias_bn="drop")
+
+
+def test_from_iterations_rows_start_at_each_checkpoint():
+    ck = {t: {"w": torch.tensor([float(t), 0.0])} for t in (0, 2, 16)}
+    final = {"w": torch.tensor([20.0, 0.0])}
+    p = paths.from_iterations(ck, final, [0.0, 0.5, 1.0])
+    assert p.shape == (3, 3)
+    for i, t in enumerate((0, 2, 16)):
+        torch.testing.assert_close(p.point((i, 0))["w"], ck[t]["w"])
+        torch.testing.assert_close(p.point((i, 2))["w"], final["w"])
+        np.testing.assert_allclose(p.distance()[i], [0.0, (20 - t) / 2, 20 - t])
+    with pytest.raises(ValueError, match="non-negative iterations"):
+        paths.from_iterations({-1: final}, final)
+
+
+def test_named_grids_are_the_papers():
+    assert len(grids.grid("uniform")) == 100
+    assert (grids.grid("fine")[[0, -1]] == [0.0, 1.0]).all() and len(grids.grid("fine")) == 200
+    z = grids.grid("zoom_init")
+    assert len(z) == 200 and z[0] == 0.0 and z[-1] == pytest.approx(0.01)
+    assert grids.grid("zoom_final")[0] == pytest.approx(0.99)
+    e = grids.grid("extended")
+    assert e[0] == -0.5 and e[-1] == 1.5
+    with pytest.raises(ValueError, match="choose from"):
+        grids.grid("zoom")
+    with pytest.raises(ValueError, match="integer >= 2"):
+        grids.uniform(1)
+
+
+@settings(max_examples=25)
+@given(anchor_sets(k=3))
+def test_gram_gives_norms_of_combinations(anchors):
+    g = gram(anchors)
+    c = np.array([0.3, -1.2, 2.0])
+    direct = sum(ci * flat(a) for ci, a in zip(c, anchors))
+    assert c @ g @ c == pytest.approx(float(direct.pow(2).sum()), rel=1e-9, abs=1e-6)
