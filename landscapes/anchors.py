@@ -112,11 +112,26 @@ def check_anchors(anchors: Sequence[Anchor], names: Sequence[str]) -> None:
                     )
 
 
-def gram(anchors: Sequence[Anchor]) -> np.ndarray:
-    """The Gram matrix ⟨θ_i, θ_j⟩ of the anchors over their floating-point entries.
+def gram(anchors: Sequence[Anchor], *, shifted: bool = False) -> np.ndarray:
+    """The Gram matrix of the anchors over their floating-point entries, in float64.
 
     Norms of any linear combination follow from it exactly, without building the
-    combination: ‖Σ c_i θ_i‖² = cᵀ G c.
+    combination: ‖Σ c_k θ_k‖² = cᵀ G c.
+
+    Parameters
+    ----------
+    anchors : sequence of dict
+    shifted : bool
+        Use v₀ = θ₀ and v_k = θ_k − θ₀ (k ≥ 1) instead of the θ_k. Distances between
+        nearby points of large norm then come without the cancellation that
+        ‖a‖² − 2⟨a, b⟩ + ‖b‖² suffers.
+
+    Examples
+    --------
+    >>> import torch
+    >>> gram([{"w": torch.tensor([3.0, 0.0])}, {"w": torch.tensor([3.0, 4.0])}], shifted=True)
+    array([[ 9.,  0.],
+           [ 0., 16.]])
     """
     k = len(anchors)
     g = np.zeros((k, k))
@@ -124,5 +139,7 @@ def gram(anchors: Sequence[Anchor]) -> np.ndarray:
         if not is_interpolated(ref):
             continue
         flat = torch.stack([a[key].reshape(-1).to("cpu", torch.float64) for a in anchors])
+        if shifted:
+            flat[1:] -= flat[0]
         g += (flat @ flat.T).numpy()
     return g

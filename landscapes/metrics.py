@@ -130,6 +130,13 @@ def _result(
     return out
 
 
+def _name(ds: xr.Dataset | xr.DataArray, var: str) -> str:
+    """What the curves are called in result labels: ``var``, or a DataArray's own name."""
+    if isinstance(ds, xr.DataArray):
+        return str(ds.name) if ds.name is not None else "values"
+    return var
+
+
 def _take_last(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.take_along_axis(a, idx[..., None], axis=-1)[..., 0]
 
@@ -156,7 +163,7 @@ def _peak(
 
 
 def _rise_barrier_core(L: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         L0 = L[..., :1]
         # Comparing before subtracting keeps inf − inf (an infinite start) out.
         rise = np.where(L > L0, L - L0, 0.0)
@@ -212,6 +219,7 @@ def rise_barrier(
     (0.0, nan)
     """
     da, grid = _curve(ds, var, dim, 2, "rise_barrier")
+    var = _name(ds, var)
     height, location = _apply(_rise_barrier_core, da, dim, 2, grid=grid)
     return _result(
         {
@@ -288,6 +296,7 @@ def linear_barrier(
     0.0
     """
     da, grid = _curve(ds, var, dim, 3, "linear_barrier")
+    var = _name(ds, var)
     height, location = _apply(_linear_barrier_core, da, dim, 2, grid=grid)
     return _result(
         {
@@ -308,20 +317,23 @@ def _finite_range(L: np.ndarray) -> np.ndarray:
     finite = np.isfinite(L)
     hi = np.where(finite, L, -np.inf).max(axis=-1)
     lo = np.where(finite, L, np.inf).min(axis=-1)
-    return np.where(finite.any(axis=-1), hi - lo, 0.0)
+    with np.errstate(over="ignore"):  # a range beyond float64 is +inf, not an error
+        return np.where(finite.any(axis=-1), hi - lo, 0.0)
 
 
 def _monotonicity_core(
     L: np.ndarray, grid: np.ndarray, rtol: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         lowest_so_far = np.minimum.accumulate(L, axis=-1)[..., :-1]
         later = L[..., 1:]
         # Comparing first keeps a run of +inf (inf − inf) from reading as a bump.
         climb = np.where(later > lowest_so_far, later - lowest_so_far, 0.0)
     bad = _has_nan(L)
     bump, location = _peak(climb, grid[1:], bad)
-    monotone = ~bad & (bump <= rtol * _finite_range(L))
+    # rtol = 0 must mean exactly non-increasing even when the range overflows to inf.
+    allowed = rtol * _finite_range(L) if rtol > 0 else 0.0
+    monotone = ~bad & (bump <= allowed) & np.isfinite(bump)
     return monotone, bump, location
 
 
@@ -386,6 +398,7 @@ def monotonicity(
     if not (np.isfinite(rtol) and rtol >= 0):
         raise ValueError(f"rtol must be a finite number >= 0, got {rtol!r}")
     da, grid = _curve(ds, var, dim, 2, "monotonicity")
+    var = _name(ds, var)
     monotone, bump, location = _apply(
         _monotonicity_core, da, dim, 3, grid=grid, rtol=float(rtol)
     )
@@ -434,13 +447,14 @@ def _convexity_core(
     width = grid[-1] - grid[0]
     share = np.full(flat.shape[0], np.nan)
     gap = np.full(flat.shape[0], np.nan)
-    for c in np.flatnonzero(ok):
-        if span[c] == 0:  # a constant curve is convex (its chord is itself)
-            share[c], gap[c] = 1.0, 0.0
-            continue
-        curvature = _second_differences(flat[c], grid) * width**2 / span[c]
-        share[c] = np.mean(curvature >= -_ROUNDOFF)
-        gap[c] = _hull_gap(flat[c], grid) / span[c]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for c in np.flatnonzero(ok):
+            if span[c] == 0:  # a constant curve is convex (its chord is itself)
+                share[c], gap[c] = 1.0, 0.0
+                continue
+            curvature = _second_differences(flat[c], grid) * width**2 / span[c]
+            share[c] = np.mean(curvature >= -_ROUNDOFF)
+            gap[c] = _hull_gap(flat[c], grid) / span[c]
     convex = ok & (gap <= max(tol, _ROUNDOFF))
     return share.reshape(lead), gap.reshape(lead), convex.reshape(lead)
 
@@ -527,6 +541,7 @@ def convexity(
     if not (np.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
     da, grid = _curve(ds, var, dim, 3, "convexity")
+    var = _name(ds, var)
     share, gap, convex = _apply(_convexity_core, da, dim, 3, grid=grid, tol=float(tol))
     return _result(
         {
@@ -619,6 +634,7 @@ def local_minima(
     (1.0, 2.0)
     """
     da, grid = _curve(ds, var, dim, 3, "local_minima")
+    var = _name(ds, var)
     out = _apply(
         _local_minima_core, da, dim, 1, grid=grid, include_endpoints=bool(include_endpoints)
     )
@@ -631,7 +647,7 @@ def local_minima(
 
 def _half_drop_core(L: np.ndarray, grid: np.ndarray) -> np.ndarray:
     L0, Ln = L[..., 0], L[..., -1]
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         target = L0 + (Ln - L0) / 2
         reached = L <= target[..., None]
         j = reached.argmax(axis=-1)
@@ -695,6 +711,7 @@ def half_drop_alpha(
     nan
     """
     da, grid = _curve(ds, var, dim, 2, "half_drop_alpha")
+    var = _name(ds, var)
     out = _apply(_half_drop_core, da, dim, 1, grid=grid)
     out.name = "half_drop_alpha"
     out.attrs["long_name"] = f"{dim} where half of the drop in {var} is first covered"

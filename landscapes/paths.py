@@ -142,8 +142,13 @@ class Path:
         over when plotted against distance; on 2-D slices it is the plain norm.
         """
         delta = self.coefficients - self.origin
-        g = gram(self.anchors)
-        sq = np.einsum("pi,ij,pj->p", delta, g, delta)
+        # In the basis θ₀, θ_k − θ₀ the combination's coefficients are
+        # (Σ δ, δ₁, ..., δ_{K−1}); the first is 0 for affine paths, so no large norms
+        # cancel (see anchors.gram).
+        shifted = delta.copy()
+        shifted[:, 0] = delta.sum(axis=1)
+        g = gram(self.anchors, shifted=True)
+        sq = np.einsum("pi,ij,pj->p", shifted, g, shifted)
         dist = np.sqrt(np.clip(sq, 0.0, None)).reshape(self.shape)
         if "alpha" in self.dims and "beta" not in self.dims:
             axis = self.dims.index("alpha")
@@ -287,8 +292,7 @@ def ray(
     """
     lam = _as_grid(distances, "distances")
     anchors, names = _anchors(list(zip(_names(names, ("a", "b")), (a, b))))
-    g = gram(anchors)
-    norm = math.sqrt(max(g[0, 0] - 2 * g[0, 1] + g[1, 1], 0.0))
+    norm = math.sqrt(gram(anchors, shifted=True)[1, 1])
     if norm == 0.0:
         raise ValueError(f"anchors {names[0]!r} and {names[1]!r} coincide: a ray needs a direction")
     alpha = lam / norm

@@ -59,6 +59,7 @@ __all__ = [
     "save",
     "load",
     "load_tree",
+    "atomic_write",
 ]
 
 #: Identifies files written by this schema; :func:`load` refuses anything else.
@@ -478,11 +479,20 @@ def combine(
 # ----------------------------------------------------------------------------- save/load
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temp file in the same folder, then rename over ``path``.
+def atomic_write(path: str | os.PathLike, write: Any) -> None:
+    """Call ``write(tmp)`` on a temp file in the same folder, then rename it to ``path``.
 
     A crash or Ctrl-C mid-write leaves the previous file (or none), never half a file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "note.txt"
+    >>> atomic_write(target, lambda tmp: Path(tmp).write_text("done"))
+    >>> target.read_text()
+    'done'
     """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -528,10 +538,10 @@ def save(obj: xr.Dataset | xr.DataTree | Mapping[str, xr.Dataset], path: str | o
         for node in obj.subtree:
             if node.has_data:
                 validate(node.to_dataset())
-        _atomic_write(path, lambda tmp: obj.to_netcdf(tmp, engine="netcdf4"))
+        atomic_write(path, lambda tmp: obj.to_netcdf(tmp, engine="netcdf4"))
     elif isinstance(obj, xr.Dataset):
         validate(obj)
-        _atomic_write(path, lambda tmp: obj.to_netcdf(tmp, engine="netcdf4"))
+        atomic_write(path, lambda tmp: obj.to_netcdf(tmp, engine="netcdf4"))
     else:
         raise TypeError(
             f"save takes an xarray.Dataset, an xarray.DataTree or a dict of datasets, "

@@ -214,7 +214,10 @@ def _check_array(X: Any) -> np.ndarray:
     return X
 
 
-def _array_endpoints(X: np.ndarray, start: Any, end: Any) -> tuple[np.ndarray, np.ndarray, str, str]:
+def _array_endpoints(
+    X: np.ndarray, start: Any, end: Any
+) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """The start and end rows or vectors, checked, with labels for the attributes."""
     T, D = X.shape
     vectors, labels = [], []
     for name, value, default in (("start", start, 0), ("end", end, -1)):
@@ -300,8 +303,9 @@ def project(
         of name to array/tensor such as a ``state_dict``. A mapping is flattened over
         its floating-point entries in sorted key order (integer buffers are skipped);
         every item must have the same entries and shapes. Items are read one at a
-        time, so a lazy sequence (e.g. one that loads checkpoint *i* on indexing)
-        never holds more than three vectors in memory. An iterator without ``len`` is
+        time, so with a lazy sequence (e.g. one that loads checkpoint *i* on
+        indexing) memory holds only the start vector, the axis and the current item;
+        the start and end items are read twice. An iterator without ``len`` is
         first collected into a list. A 2-D numpy array is handled by
         :func:`project_array`.
     start, end : int, array or mapping, optional
@@ -371,6 +375,7 @@ def project(
         f"thetas[{i_end}]" if i_end is not None else "end",
     )
     u, length = _axis(theta_start, theta_end)
+    del theta_end
     out = Projection(np.empty(n), np.empty(n), np.empty(n))
     for t in range(n):
         theta = layout.flatten(thetas[t], f"thetas[{t}]")

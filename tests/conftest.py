@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 # Shared machines are noisy: no per-example deadline. CI runs a fixed example set so a
 # red run can be reproduced exactly; locally examples vary from run to run.
 settings.register_profile(
-    "dev", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow]
+    "dev", deadline=None, max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", 50)), suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile(
     "ci", parent=settings.get_profile("dev"), derandomize=True, database=None

@@ -72,6 +72,11 @@ def expressions() -> dict[str, Any]:
     line_loss = loss.subs(line)
     poly = sp.Poly(sp.expand(line_loss), alpha)
     coefficients = [sp.factor(poly.coeff_monomial(alpha**k)) for k in range(poly.degree() + 1)]
+    # The same coefficients in terms of d = b − a: every term of degree ≥ 1 carries a
+    # factor of d, so identical endpoints give exact zeros in floating point too.
+    d1, d2 = sp.Symbol("d_1", real=True), sp.Symbol("d_2", real=True)
+    by_step = sp.Poly(sp.expand(loss.subs({w1: a1 + alpha * d1, w2: a2 + alpha * d2})), alpha)
+    step_coefficients = [sp.factor(by_step.coeff_monomial(alpha**k)) for k in range(by_step.degree() + 1)]
     derivative = sp.factor(sp.diff(line_loss, alpha))
     critical = sp.solve(sp.diff(product, alpha), alpha)[0]
 
@@ -95,6 +100,8 @@ def expressions() -> dict[str, Any]:
         "line_product": product,
         "line_loss": line_loss,
         "line_coefficients": coefficients,
+        "line_step_symbols": (d1, d2),
+        "line_step_coefficients": step_coefficients,
         "line_derivative": derivative,
         "line_critical_alpha": critical,
         "flow_w1": flow_w1,
@@ -115,14 +122,14 @@ def expressions() -> dict[str, Any]:
 def numeric(name: str) -> Callable[..., Any]:
     """A cached numpy function of one expression, arguments in a fixed documented order.
 
-    ``line_coefficients``: (a1, a2, b1, b2, kappa) → list of 5 coefficients;
+    ``line_coefficients``: (a1, a2, d1, d2, kappa) → list of 5 coefficients, d = b − a;
     ``u_t``: (u0, c, kappa, t); ``limit``: (c, sigma) → (w1, w2);
     ``saddle_v_t``: (v0, kappa, t).
     """
     s, e = symbols(), expressions()
     if name == "line_coefficients":
-        args = (s["a1"], s["a2"], s["b1"], s["b2"], s["kappa"])
-        return sp.lambdify(args, e["line_coefficients"], modules="numpy")
+        args = (s["a1"], s["a2"], *e["line_step_symbols"], s["kappa"])
+        return sp.lambdify(args, e["line_step_coefficients"], modules="numpy")
     if name == "u_t":
         return sp.lambdify((s["u0"], s["c"], s["kappa"], s["t"]), e["u_t"], modules="numpy")
     if name == "limit":

@@ -46,7 +46,8 @@ class DeepLinearSystem:
     width : int
         n, the size of every layer (input, hidden and output).
     X, Y : numpy.ndarray
-        Inputs (n, N) and targets (n, N); Y = M X for a seeded teacher M.
+        Inputs (n, N) with X Xᵀ / N = I and targets Y = M X (n, N) for a seeded teacher
+        M = U diag(2 … 0.5) Vᵀ (U, V random orthogonal); N = 4n.
     seed : int
         Seed of the data.
     """
@@ -79,52 +80,69 @@ class DeepLinearSystem:
         residual = product @ self.X - self.Y
         return kappa(convention) * float(np.sum(residual**2)) / self.X.shape[1]
 
-    def gradient(self, theta: np.ndarray, convention: str = "mse") -> np.ndarray:
-        weights = self.unflatten(theta)
-        n_samples = self.X.shape[1]
-        residual = _chain(weights) @ self.X - self.Y
-        # dJ/dW_l = (2κ/N) (W_L⋯W_{l+1})ᵀ R Xᵀ (W_{l-1}⋯W_1)ᵀ.
-        outer = 2.0 * kappa(convention) / n_samples * residual @ self.X.T
-        grads = []
-        eye = np.eye(self.width)
-        for l in range(self.depth):
-            above = _chain(weights[l + 1 :]) if l + 1 < self.depth else eye
-            below = _chain(weights[:l]) if l > 0 else eye
-            grads.append(above.T @ outer @ below.T)
-        return self.flatten(grads)
-
     def init(self, rng: np.random.Generator, scale: float) -> np.ndarray:
-        """A Gaussian init with standard deviation ``scale`` per weight."""
-        return scale * rng.standard_normal(self.n_parameters)
+        """A Gaussian init, standard deviation ``scale / √width`` per weight."""
+        return scale / np.sqrt(self.width) * rng.standard_normal(self.n_parameters)
+
+    def default_learning_rate(self, convention: str = "mse") -> float:
+        """Half the stability limit 2/λ_max of gradient descent near a balanced solution.
+
+        At a balanced solution the Hessian's largest eigenvalue is about
+        2κ L σ_max^(2 − 2/L), σ_max the largest singular value of the teacher.
+        """
+        teacher = self.Y @ np.linalg.pinv(self.X)
+        sigma = float(np.linalg.norm(teacher, 2))
+        return 0.5 / (2 * kappa(convention) * self.depth * max(sigma, 1.0) ** (2 - 2 / self.depth))
 
     def descend(
         self,
-        theta: np.ndarray,
+        thetas: np.ndarray,
         learning_rate: float,
         steps: int,
         convention: str = "mse",
         record: np.ndarray | None = None,
-        tol: float = 1e-13,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Plain gradient descent; stops early once the gradient vanishes.
+        tol: float = 1e-12,
+    ) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """Plain gradient descent on a batch of inits (R, P), all replicates at once.
 
-        Returns the last iterate and, when ``record`` lists iterations, the iterates at
-        those iterations (the last iterate stands in for iterations after convergence).
+        Stops once every gradient norm is below ``tol`` (or after ``steps``). Returns the
+        last iterates (R, P) and, when ``record`` lists iterations, the iterates at them
+        (R, K, P); a converged run stands in for its later iterations; and whether
+        every run converged.
         """
-        theta = np.array(theta, dtype=float)
+        n, L = self.width, self.depth
+        W = np.array(thetas, dtype=float).reshape(-1, L, n, n)
+        # With Σ = X Xᵀ/N and C = Y Xᵀ/N, dJ/dW = 2κ (W Σ − C) for the product W.
+        sigma = self.X @ self.X.T / self.X.shape[1]
+        cross = self.Y @ self.X.T / self.X.shape[1]
+        scale = 2.0 * kappa(convention)
         wanted = None if record is None else np.asarray(record, dtype=int)
-        saved = None if wanted is None else np.empty((wanted.size, theta.size))
+        saved = None if wanted is None else np.empty((W.shape[0], wanted.size, L * n * n))
+        eye = np.broadcast_to(np.eye(n), (W.shape[0], n, n))
+        converged = False
         for k in range(steps + 1):
-            if saved is not None:
-                saved[wanted == k] = theta
-            grad = self.gradient(theta, convention)
-            if float(grad @ grad) < tol**2:
+            if saved is not None and np.any(wanted == k):
+                saved[:, wanted == k] = W.reshape(W.shape[0], 1, -1)
+            below = [eye]
+            for l in range(L - 1):
+                below.append(W[:, l] @ below[-1])
+            above = [eye]
+            for l in range(L - 1, 0, -1):
+                above.append(above[-1] @ W[:, l])
+            above = above[::-1]  # above[l] = W_L ⋯ W_(l+2) in 1-based terms
+            outer = scale * ((above[0] @ W[:, 0]) @ sigma - cross)
+            grad = np.stack(
+                [np.swapaxes(above[l], 1, 2) @ outer @ np.swapaxes(below[l], 1, 2) for l in range(L)],
+                axis=1,
+            )
+            if np.max(np.sqrt(np.sum(grad**2, axis=(1, 2, 3)))) < tol:
                 if saved is not None:
-                    saved[wanted > k] = theta
+                    saved[:, wanted > k] = W.reshape(W.shape[0], 1, -1)
+                converged = True
                 break
             if k < steps:
-                theta = theta - learning_rate * grad
-        return theta, saved
+                W = W - learning_rate * grad
+        return W.reshape(W.shape[0], -1), saved, converged
 
 
 def _chain(weights: list[np.ndarray]) -> np.ndarray:
@@ -150,6 +168,13 @@ def parse_system(name: str, seed: int = 0, n_samples: int | None = None) -> Deep
         )
     rng = np.random.default_rng(seed)
     n = 4 * width if n_samples is None else n_samples
-    X = rng.standard_normal((width, n))
-    teacher = rng.standard_normal((width, width)) / np.sqrt(width)
+    if n < width:
+        raise ValueError(f"n_samples must be >= width = {width!r}, got {n!r}")
+    # Whitened inputs (X Xᵀ/N = I) and a teacher with singular values spread over
+    # [0.5, 2] keep every mode learnable in a few hundred steps.
+    q, _ = np.linalg.qr(rng.standard_normal((n, width)))
+    X = np.sqrt(n) * q.T
+    u, _ = np.linalg.qr(rng.standard_normal((width, width)))
+    v, _ = np.linalg.qr(rng.standard_normal((width, width)))
+    teacher = u @ np.diag(np.linspace(2.0, 0.5, width)) @ v.T
     return DeepLinearSystem(name=name, depth=depth, width=width, X=X, Y=teacher @ X, seed=seed)

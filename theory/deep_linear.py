@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import warnings
+
 import numpy as np
 import xarray as xr
 from numpy.polynomial import polynomial as P
@@ -187,7 +189,8 @@ def line_coefficients(a: Any, b: Any, convention: str = "mse") -> np.ndarray:
     """
     a, b = np.broadcast_arrays(_pair(a, "a"), _pair(b, "b"))
     k = kappa(convention)
-    coef = _symbolic.numeric("line_coefficients")(a[..., 0], a[..., 1], b[..., 0], b[..., 1], k)
+    d = b - a
+    coef = _symbolic.numeric("line_coefficients")(a[..., 0], a[..., 1], d[..., 0], d[..., 1], k)
     shape = a.shape[:-1]
     # Adding 0.0 turns the −0.0 that sympy's signs can leave into +0.0.
     return np.stack([np.broadcast_to(np.asarray(c, dtype=float), shape) for c in coef], axis=-1) + 0.0
@@ -607,7 +610,20 @@ def _final(sys: DeepLinearSystem, init: np.ndarray, convention: str, learning_ra
     if sys.scalar:
         _check_degenerate(init, "raise")
         return _flow.limit(init)
-    return np.stack([sys.descend(th, learning_rate, max_steps, convention)[0] for th in init])
+    end, _, converged = sys.descend(init, learning_rate, max_steps, convention)
+    _warn_unconverged(sys, converged, max_steps)
+    return end
+
+
+def _warn_unconverged(sys: DeepLinearSystem, converged: bool, max_steps: int) -> None:
+    if not converged:
+        warnings.warn(
+            f"gradient descent on {sys.name!r} did not reach a solution (gradient norm < 1e-12) "
+            f"in max_steps={max_steps!r}; the 'final' points are the last iterates. Raise "
+            "max_steps or init_scale (deep networks escape a small init slowly).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _line_dataset(
@@ -674,10 +690,12 @@ _DOC_COMMON = """
     alphas : array_like, optional
         Path coordinates; default 101 points on [0, 1].
     convention : {"mse", "half_mse"}
-    learning_rate, max_steps
+    learning_rate : float, optional
         Depth-L systems have no closed-form flow: their solutions are found by gradient
-        descent with this step until the gradient vanishes (‖∇J‖ < 1e-13) or
-        ``max_steps``. Unused by ``deep_linear``.
+        descent (all replicates at once) with this step until every gradient norm is
+        below 1e-12, or ``max_steps``. Default: half the stability limit near a
+        solution (:meth:`DeepLinearSystem.default_learning_rate`).
+    max_steps : int
 """
 
 
@@ -685,10 +703,10 @@ def init_to_final(
     system: str = "deep_linear",
     n_replicates: int = 8,
     seed: int = 0,
-    init_scale: float = 0.1,
+    init_scale: float | None = None,
     alphas: Any = None,
     convention: str = "mse",
-    learning_rate: float = 0.05,
+    learning_rate: float | None = None,
     max_steps: int = 20_000,
 ) -> xr.Dataset:
     """Loss on the line from a small random init to the solution it flows to (Fig. 9).
@@ -696,7 +714,9 @@ def init_to_final(
     Parameters
     ----------
     init_scale : float
-        Standard deviation of each initial weight.
+        Initial weights are N(0, init_scale² / width). Default 0.1 for ``deep_linear``
+        (the small init of Fig. 9) and 1.0 for depth-L systems, whose gradient descent
+        escapes a smaller init only after many steps.
     {common}
     Returns
     -------
@@ -712,32 +732,38 @@ def init_to_final(
     """
     sys = _common(system, n_replicates, convention, seed)
     alphas = _alphas(alphas)
-    init_scale = _positive(init_scale, "init_scale")
+    init_scale = _init_scale(sys, init_scale)
     start = _inits(sys, seed, n_replicates, init_scale)
+    learning_rate, gd = _gd(sys, learning_rate, max_steps, convention)
     end = _final(sys, start, convention, learning_rate, max_steps)
     return _line_dataset(
         sys, start, end, alphas, convention, "init_to_final",
-        seeds={"init": seed},
-        hyperparameters={"init_scale": init_scale, **_gd(sys, learning_rate, max_steps)},
+        seeds={"init": seed}, hyperparameters={"init_scale": init_scale, **gd},
     )
 
 
-def _gd(sys: DeepLinearSystem, learning_rate: float, max_steps: int) -> dict[str, Any]:
+def _init_scale(sys: DeepLinearSystem, init_scale: float | None) -> float:
+    if init_scale is None:
+        return 0.1 if sys.scalar else 1.0
+    return _positive(init_scale, "init_scale")
+
+
+def _gd(sys: DeepLinearSystem, learning_rate: float | None, max_steps: int, convention: str) -> tuple[float, dict[str, Any]]:
+    lr = sys.default_learning_rate(convention) if learning_rate is None else _positive(learning_rate, "learning_rate")
     if sys.scalar:
-        return {"solver": "closed-form gradient flow"}
-    _positive(learning_rate, "learning_rate")
+        return lr, {"solver": "closed-form gradient flow"}
     _positive_int(max_steps, "max_steps")
-    return {"solver": "gradient descent", "learning_rate": learning_rate, "max_steps": max_steps}
+    return lr, {"solver": "gradient descent", "learning_rate": lr, "max_steps": max_steps}
 
 
 def final_to_final(
     system: str = "deep_linear",
     n_replicates: int = 8,
     seed: int = 0,
-    init_scale: float = 0.1,
+    init_scale: float | None = None,
     alphas: Any = None,
     convention: str = "mse",
-    learning_rate: float = 0.05,
+    learning_rate: float | None = None,
     max_steps: int = 20_000,
 ) -> xr.Dataset:
     """Loss between two solutions reached from two independent random inits (Fig. 10 left).
@@ -748,7 +774,8 @@ def final_to_final(
 
     Parameters
     ----------
-    init_scale : float
+    init_scale : float, optional
+        As in :func:`init_to_final`.
     {common}
     Returns
     -------
@@ -765,13 +792,14 @@ def final_to_final(
     """
     sys = _common(system, n_replicates, convention, seed)
     alphas = _alphas(alphas)
-    init_scale = _positive(init_scale, "init_scale")
+    init_scale = _init_scale(sys, init_scale)
+    learning_rate, gd = _gd(sys, learning_rate, max_steps, convention)
     end_a = _final(sys, _inits(sys, seed, n_replicates, init_scale, 0), convention, learning_rate, max_steps)
     end_b = _final(sys, _inits(sys, seed, n_replicates, init_scale, 1), convention, learning_rate, max_steps)
     return _line_dataset(
         sys, end_a, end_b, alphas, convention, "final_to_final",
         seeds={"init_a": [seed, 0], "init_b": [seed, 1]},
-        hyperparameters={"init_scale": init_scale, **_gd(sys, learning_rate, max_steps)},
+        hyperparameters={"init_scale": init_scale, **gd},
     )
 
 
@@ -779,11 +807,11 @@ def random_to_final(
     system: str = "deep_linear",
     n_replicates: int = 8,
     seed: int = 0,
-    init_scale: float = 0.1,
+    init_scale: float | None = None,
     random_scale: float = 5.0,
     alphas: Any = None,
     convention: str = "mse",
-    learning_rate: float = 0.05,
+    learning_rate: float | None = None,
     max_steps: int = 20_000,
 ) -> xr.Dataset:
     """Loss from a random point of large norm to a solution (Fig. 10 right).
@@ -794,7 +822,7 @@ def random_to_final(
 
     Parameters
     ----------
-    init_scale : float
+    init_scale : float, optional
         Scale of the small init whose solution is the end point.
     random_scale : float
         Scale of the random start point.
@@ -811,15 +839,15 @@ def random_to_final(
     """
     sys = _common(system, n_replicates, convention, seed)
     alphas = _alphas(alphas)
-    init_scale = _positive(init_scale, "init_scale")
+    init_scale = _init_scale(sys, init_scale)
     random_scale = _positive(random_scale, "random_scale")
+    learning_rate, gd = _gd(sys, learning_rate, max_steps, convention)
     end = _final(sys, _inits(sys, seed, n_replicates, init_scale, 0), convention, learning_rate, max_steps)
     start = _inits(sys, seed, n_replicates, random_scale, 2)
     return _line_dataset(
         sys, start, end, alphas, convention, "random_to_final",
         seeds={"init": [seed, 0], "random": [seed, 2]},
-        hyperparameters={"init_scale": init_scale, "random_scale": random_scale,
-                         **_gd(sys, learning_rate, max_steps)},
+        hyperparameters={"init_scale": init_scale, "random_scale": random_scale, **gd},
     )
 
 
@@ -837,9 +865,10 @@ def _path(
         # Gradient descent with step ε follows the flow at time t = ε k to first order in ε.
         path = _flow.at_times(init, learning_rate * iterations, kappa(convention))
         return path, _flow.limit(init)
-    runs = [sys.descend(th, learning_rate, max(max_steps, int(iterations.max())), convention, iterations)
-            for th in init]
-    return np.stack([r[1] for r in runs]), np.stack([r[0] for r in runs])
+    n_steps = max(max_steps, int(iterations.max()))
+    end, path, converged = sys.descend(init, learning_rate, n_steps, convention, iterations)
+    _warn_unconverged(sys, converged, n_steps)
+    return path, end
 
 
 def _iterations(iterations: Any) -> np.ndarray:
@@ -854,10 +883,10 @@ def from_time_to_final(
     system: str = "deep_linear",
     n_replicates: int = 8,
     seed: int = 0,
-    init_scale: float = 0.1,
+    init_scale: float | None = None,
     alphas: Any = None,
     convention: str = "mse",
-    learning_rate: float = 0.05,
+    learning_rate: float | None = None,
     max_steps: int = 20_000,
 ) -> xr.Dataset:
     """Loss on the line from the point reached after k iterations to the final solution.
@@ -870,7 +899,8 @@ def from_time_to_final(
     ----------
     iterations : array_like of int
         The k of each start (dimension ``start_iteration``).
-    init_scale : float
+    init_scale : float, optional
+        As in :func:`init_to_final`.
     {common}
     Returns
     -------
@@ -886,9 +916,8 @@ def from_time_to_final(
     sys = _common(system, n_replicates, convention, seed)
     alphas = _alphas(alphas)
     iterations = _iterations(iterations)
-    init_scale = _positive(init_scale, "init_scale")
-    gd = _gd(sys, learning_rate, max_steps)
-    learning_rate = _positive(learning_rate, "learning_rate")
+    init_scale = _init_scale(sys, init_scale)
+    learning_rate, gd = _gd(sys, learning_rate, max_steps, convention)
     init = _inits(sys, seed, n_replicates, init_scale)
     path, end = _path(sys, init, iterations, convention, learning_rate, max_steps)
     ds = _line_dataset(
@@ -907,9 +936,9 @@ def trajectory(
     system: str = "deep_linear",
     n_replicates: int = 8,
     seed: int = 0,
-    init_scale: float = 0.1,
+    init_scale: float | None = None,
     convention: str = "mse",
-    learning_rate: float = 0.05,
+    learning_rate: float | None = None,
     max_steps: int = 20_000,
 ) -> xr.Dataset:
     """Projection of the training path on the init→solution axis, and its residual.
@@ -922,7 +951,8 @@ def trajectory(
     ----------
     steps : array_like of int, optional
         Iterations k; default 0, 5, ..., 1000.
-    init_scale : float
+    init_scale : float, optional
+        As in :func:`init_to_final`.
     system, n_replicates, seed, convention, learning_rate, max_steps
         As in :func:`init_to_final`.
 
@@ -940,9 +970,8 @@ def trajectory(
     """
     sys = _common(system, n_replicates, convention, seed)
     steps = _iterations(np.arange(0, 1001, 5) if steps is None else steps)
-    init_scale = _positive(init_scale, "init_scale")
-    gd = _gd(sys, learning_rate, max_steps)
-    learning_rate = _positive(learning_rate, "learning_rate")
+    init_scale = _init_scale(sys, init_scale)
+    learning_rate, gd = _gd(sys, learning_rate, max_steps, convention)
     init = _inits(sys, seed, n_replicates, init_scale)
     path, end = _path(sys, init, steps, convention, learning_rate, max_steps)
     axis = end - init

@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import xarray as xr  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
 from landscapes import plots  # noqa: E402
@@ -129,8 +130,6 @@ def test_trajectory_lines():
     assert len(ax.lines) == 1
     np.testing.assert_allclose(ax.lines[0].get_xdata(), ds.projection)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), ds.residual)
-    import xarray as xr
-
     both = xr.concat([ds, project(walk, end=20)], dim="run")
     assert len(plots.plot_trajectory(both).lines) == 2
     with pytest.raises(ValueError, match="trajectory"):
