@@ -9,6 +9,7 @@ standard deviation; labels as int64.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from pathlib import Path
@@ -84,6 +85,15 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
+@functools.lru_cache(maxsize=8)
+def _read_cached(path: Path, mtime_ns: int) -> np.ndarray:
+    # Decompressing MNIST takes seconds; analyses load the same files many times.
+    # The modification time is part of the key so a replaced file is read again.
+    array = read_idx(path)
+    array.setflags(write=False)
+    return array
+
+
 def _find(folder: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz"):
         if (folder / name).exists():
@@ -131,8 +141,8 @@ def load_mnist(
     folder_name, mean, std = DATASETS[dataset]
     folder = data_root(data_dir) / folder_name
     images_file, labels_file = (_find(folder, stem) for stem in _FILES[split])
-    images = read_idx(images_file)
-    labels = read_idx(labels_file)
+    images = _read_cached(images_file, images_file.stat().st_mtime_ns)
+    labels = _read_cached(labels_file, labels_file.stat().st_mtime_ns)
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
         raise ValueError(
             f"{str(folder)!r}: images {images.shape!r} and labels {labels.shape!r} do not "

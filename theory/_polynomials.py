@@ -39,12 +39,15 @@ class Barrier:
     height : float
         Excess loss at ``alpha`` (≥ 0; 0 when the path never rises).
     alpha : float
-        Where the excess is largest (the first such α when there are ties).
+        Where the excess is largest (the first such α when there are ties); NaN when
+        ``height`` is 0, as in :mod:`landscapes.metrics`.
     loss : float
         J(``alpha``).
     kind : str
-        ``"rise"`` (excess over the higher endpoint) or ``"linear"`` (excess over the
-        chord between the endpoints).
+        ``"rise"`` (excess over the start value J(0), Frankle 2020 Fig. 3) or
+        ``"linear"`` (excess over the chord between the endpoints); the same two
+        definitions as :func:`landscapes.metrics.rise_barrier` and
+        :func:`landscapes.metrics.linear_barrier`.
     """
 
     height: float
@@ -148,16 +151,16 @@ def barrier(coef: np.ndarray, kind: str = "rise") -> Barrier:
     p = Polynomial(coef)
     j0, j1 = float(p(0.0)), float(p(1.0))
     if kind == "rise":
-        excess = p - max(j0, j1)
+        excess = p - j0
     else:
         excess = p - Polynomial([j0, j1 - j0])
-    candidates = np.concatenate([[0.0, 1.0], stationary_points(excess.coef).alpha])
+    candidates = np.sort(np.concatenate([[0.0, 1.0], stationary_points(excess.coef).alpha]))
     values = excess(candidates)
     best = int(np.argmax(values))
     height = max(float(values[best]), 0.0)
-    alpha = float(candidates[best]) if height > 0 else (0.0 if j0 >= j1 else 1.0)
-    if kind == "linear" and height == 0:
-        alpha = 0.0
+    if height == 0:
+        return Barrier(height=0.0, alpha=float("nan"), loss=float("nan"), kind=kind)
+    alpha = float(candidates[best])
     return Barrier(height=height, alpha=alpha, loss=float(p(alpha)), kind=kind)
 
 

@@ -269,8 +269,11 @@ def stationary_points(
 def barrier(a: Any, b: Any, kind: str = "rise", convention: str = "mse") -> Barrier:
     """Exact barrier of the scalar model's loss on the segment from a to b (α in [0, 1]).
 
-    ``kind="rise"``: max_α J(α) − max(J(0), J(1)); ``kind="linear"``:
-    max_α [J(α) − ((1 − α) J(0) + α J(1))]. Both are ≥ 0 and 0 for a = b.
+    ``kind="rise"``: max_α J(α) − J(0), the largest rise above the start (Frankle 2020,
+    Fig. 3); ``kind="linear"``: max_α [J(α) − ((1 − α) J(0) + α J(1))], the excess over
+    the chord (linear mode connectivity). Both are ≥ 0 and 0 for a = b; they are the
+    definitions of :func:`landscapes.metrics.rise_barrier` and
+    :func:`landscapes.metrics.linear_barrier`.
 
     Parameters
     ----------
@@ -282,7 +285,7 @@ def barrier(a: Any, b: Any, kind: str = "rise", convention: str = "mse") -> Barr
     Returns
     -------
     Barrier
-        Height, the α where it sits and J there.
+        Height, the α where it sits and J there (both NaN when the height is 0).
 
     Examples
     --------
@@ -658,7 +661,8 @@ def _line_dataset(
         alpha=alphas,
         dims=dims,
         coords=coords,
-        distance=(dims, np.abs(alphas) * norm[..., None]),
+        # signed by α, as the engine's distance coordinate
+        distance=(dims, alphas * norm[..., None]),
         analysis=analysis,
         system=sys.name,
         seeds=seeds,

@@ -80,7 +80,8 @@ def test_barrier_nonnegative_and_is_the_maximum(a, b):
     for kind in ("rise", "linear"):
         bar = dl.barrier(a, b, kind=kind)
         assert bar.height >= 0
-        excess = values - (max(values[0], values[-1]) if kind == "rise" else (1 - alphas) * values[0] + alphas * values[-1])
+        # rise: above the start value (Frankle 2020); linear: above the chord
+        excess = values - (values[0] if kind == "rise" else (1 - alphas) * values[0] + alphas * values[-1])
         # The exact maximum bounds the grid from above and the grid comes close to it.
         scale = 1 + np.max(np.abs(values))
         assert bar.height >= excess.max() - 1e-9 * scale
@@ -232,3 +233,18 @@ def test_from_time_and_trajectory(system):
     dist = init.distance.isel(alpha=-1).values
     np.testing.assert_allclose(tr.projection.isel(step=-1), dist, rtol=1e-8)
     np.testing.assert_allclose(tr.residual.isel(step=-1), 0.0, atol=1e-8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(a=point, b=point)
+def test_exact_barriers_agree_with_the_metrics_on_a_fine_grid(a, b):
+    # theory and measurement share one definition of each barrier
+    from landscapes import metrics
+    from landscapes.results import slice_dataset
+
+    alphas = np.linspace(0, 1, 4001)
+    ds = slice_dataset(dl.loss_along_line(a, b, alphas), alpha=alphas, analysis="t", system="s")
+    scale = 1 + float(np.max(np.abs(ds.loss)))
+    for kind, measure in (("rise", metrics.rise_barrier), ("linear", metrics.linear_barrier)):
+        exact = dl.barrier(a, b, kind=kind).height
+        assert float(measure(ds).height) == pytest.approx(exact, abs=1e-5 * scale)
