@@ -65,6 +65,14 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     -------
     numpy.ndarray
         With the shape and dtype the file's header declares.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "labels-idx1-ubyte"
+    >>> _ = f.write_bytes(bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 2, 1]))
+    >>> read_idx(f)
+    array([7, 2, 1], dtype=uint8)
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open

@@ -9,7 +9,6 @@ and the other optimisers are tracked separately.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 import sys
 from dataclasses import dataclass
@@ -114,7 +113,3 @@ def train(
         config, model, init, copy.deepcopy(model.state_dict()), steps, correct / len(xt)
     )
 
-
-def replace(config: TrainConfig, **changes: object) -> TrainConfig:
-    """A copy of ``config`` with some fields changed."""
-    return dataclasses.replace(config, **changes)

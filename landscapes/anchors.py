@@ -20,7 +20,14 @@ Anchor = dict[str, torch.Tensor]
 
 
 def is_interpolated(t: torch.Tensor) -> bool:
-    """Whether an entry takes part in linear combinations (floating-point entries do)."""
+    """Whether an entry takes part in linear combinations (floating-point entries do).
+
+    Examples
+    --------
+    >>> import torch
+    >>> is_interpolated(torch.zeros(2)), is_interpolated(torch.tensor(3))
+    (True, False)
+    """
     return t.is_floating_point()
 
 
@@ -75,6 +82,14 @@ def check_anchors(anchors: Sequence[Anchor], names: Sequence[str]) -> None:
 
     Every anchor must have the keys of the first, each with the same shape and dtype,
     and every floating-point value must be finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_anchors([{"w": torch.zeros(2)}, {"w": torch.zeros(3)}], ["init", "final"])
+    Traceback (most recent call last):
+    ...
+    ValueError: tensor 'w' has shape (3,) in anchor 'final' but (2,) in anchor 'init'
     """
     first, first_name = anchors[0], names[0]
     keys = list(first)

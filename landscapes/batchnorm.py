@@ -32,13 +32,31 @@ def _bn_modules(model: nn.Module) -> list[tuple[str, _BatchNorm]]:
 
 
 def has_batchnorm(model: nn.Module) -> bool:
-    """Whether ``model`` has batch norm layers that track running statistics."""
+    """Whether ``model`` has batch norm layers that track running statistics.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> has_batchnorm(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)))
+    True
+    """
     return bool(_bn_modules(model))
 
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Put every module in eval mode and restore each module's own flag afterwards."""
+    """Put every module in eval mode and restore each module's own flag afterwards.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Dropout()).train()
+    >>> with eval_mode(net):
+    ...     net[0].training
+    False
+    >>> net[0].training
+    True
+    """
     flags = [(m, m.training) for m in model.modules()]
     try:
         model.eval()

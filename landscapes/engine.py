@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,27 @@ DIVERGENCES = ("outputs", "probabilities")
 CHUNK_BYTES = 256 * 2**20
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class _Measures:
+    """What to measure at each point, already validated."""
+
+    loss_fn: Metric
+    error: Metric | str | None
+    metrics: dict[str, Metric]
+    reference: Anchor | None
+    divergence: str
+
+    @property
+    def names(self) -> list[str]:
+        extra = ["divergence"] if self.reference is not None else []
+        return ["loss", "error", *self.metrics, *extra]
+
+    @property
+    def summed(self) -> bool:
+        """Whether the loss sums over the batch instead of averaging."""
+        return getattr(self.loss_fn, "reduction", "mean") == "sum"
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -251,12 +273,13 @@ def evaluate(
         else:
             bn_source = next(iter(splits.values()))
 
+    measures = _Measures(loss_fn, error, metrics, ref, divergence)
     values = _evaluate(
-        model, path, splits, loss_fn, error, metrics, ref, divergence, dev,
-        bn_source if recompute else None, bn_batches, chunk_size, progress,
+        model, path, splits, measures, dev, bn_source if recompute else None, bn_batches,
+        chunk_size, progress,
     )
 
-    names = ["loss", "error", *metrics] + (["divergence"] if ref is not None else [])
+    names = measures.names
     keyed = isinstance(data, Mapping)
     dims = (("split",) if keyed else ()) + path.dims
     stacked = {n: np.stack([values[s][n] for s in splits]) for n in names}
@@ -317,11 +340,7 @@ def _evaluate(
     model: nn.Module,
     path: Path,
     splits: dict[str, Batches],
-    loss_fn: Metric,
-    error: Metric | str | None,
-    metrics: dict[str, Metric],
-    ref: Anchor | None,
-    divergence: str,
+    measures: _Measures,
     dev: torch.device,
     bn_source: Batches | None,
     bn_batches: int,
@@ -330,30 +349,28 @@ def _evaluate(
 ) -> dict[str, dict[str, np.ndarray]]:
     net = _on_device(model, dev)
     anchors = [{k: v.to(dev) for k, v in a.items()} for a in path.anchors]
-    ref_dev = {k: v.to(dev) for k, v in ref.items()} if ref is not None else None
+    ref = measures.reference
+    if ref is not None:
+        measures = _Measures(measures.loss_fn, measures.error, measures.metrics,
+                             {k: v.to(dev) for k, v in ref.items()}, measures.divergence)
     chunk = chunk_size or _default_chunk(path)
     n_points = len(path)
-    sums_reduction = getattr(loss_fn, "reduction", "mean") == "sum"
-    n_vars = 2 + len(metrics) + (1 if ref is not None else 0)
+    names = measures.names
     show = sys.stderr.isatty() if progress is None else progress
     out: dict[str, dict[str, np.ndarray]] = {}
     bar = tqdm(total=n_points * len(splits), unit="point", disable=not show, desc="evaluate")
     try:
         for split, batches in splits.items():
-            acc = np.zeros((n_points, n_vars))
+            acc = np.zeros((n_points, len(names)))
             error_defined = True
             n_batches = len(batches) if batches.has_len() else None
             for start in range(0, n_points, chunk):
-                rows = path.coefficients[start : start + chunk]
-                points = materialize(anchors, rows)
+                points = materialize(anchors, path.coefficients[start : start + chunk])
                 if bn_source is not None:
                     points = [
                         recompute_statistics(net, p, bn_source, bn_batches, dev) for p in points
                     ]
-                sums, n_seen, defined = _run_chunk(
-                    net, points, batches, loss_fn, error, metrics, ref_dev, divergence, dev,
-                    sums_reduction, bar, n_batches,
-                )
+                sums, n_seen, defined = _run_chunk(net, points, batches, measures, dev, bar, n_batches)
                 error_defined &= defined
                 acc[start : start + len(points)] = sums / n_seen
                 if n_batches is None:
@@ -362,7 +379,6 @@ def _evaluate(
                 acc[:, -1] = np.sqrt(acc[:, -1])
             if not error_defined:
                 acc[:, 1] = np.nan
-            names = ["loss", "error", *metrics] + (["divergence"] if ref is not None else [])
             out[split] = {n: acc[:, i].reshape(path.shape) for i, n in enumerate(names)}
     finally:
         bar.close()
@@ -373,54 +389,50 @@ def _run_chunk(
     net: nn.Module,
     points: list[Anchor],
     batches: Batches,
-    loss_fn: Metric,
-    error: Metric | str | None,
-    metrics: dict[str, Metric],
-    ref: Anchor | None,
-    divergence: str,
+    m: _Measures,
     dev: torch.device,
-    sums_reduction: bool,
     bar: Any,
     n_batches: int | None,
 ) -> tuple[np.ndarray, int, bool]:
     """One pass over the data for a chunk of points: per-point sums and the example count."""
-    n_vars = 2 + len(metrics) + (1 if ref is not None else 0)
-    sums = torch.zeros((len(points), n_vars), dtype=torch.float64, device=dev)
+    sums = torch.zeros((len(points), len(m.names)), dtype=torch.float64, device=dev)
     n_seen = 0
-    defined = error is not None
+    defined = m.error is not None
     with eval_mode(net), torch.no_grad():
         for x, y in batches:
             x = x.to(dev, non_blocking=True)
             y = y.to(dev, non_blocking=True)
             n = y.shape[0] if y.dim() else 1
             ref_out = None
-            if ref is not None:
-                ref_out = _compare_form(functional_call(net, ref, (x,), strict=False), divergence)
+            if m.reference is not None:
+                ref_out = _compare_form(
+                    functional_call(net, m.reference, (x,), strict=False), m.divergence
+                )
             for i, params in enumerate(points):
                 outputs = functional_call(net, params, (x,), strict=False)
-                loss = loss_fn(outputs, y)
+                loss = m.loss_fn(outputs, y)
                 if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                     raise ValueError(
                         f"loss_fn returned {type(loss).__name__} of shape "
                         f"{tuple(getattr(loss, 'shape', ()))!r}; it must return one number "
                         "per batch (reduction='mean')"
                     )
-                sums[i, 0] += loss.detach().to(torch.float64).reshape(()) * (
-                    1 if sums_reduction else n
-                )
+                sums[i, 0] += loss.detach().to(torch.float64).reshape(()) * (1 if m.summed else n)
                 if defined:
                     err = (
-                        classification_error(outputs, y) if error == "auto" else error(outputs, y)
+                        classification_error(outputs, y)
+                        if m.error == "auto"
+                        else m.error(outputs, y)  # type: ignore[operator]
                     )
                     if err is None:
                         defined = False
                     else:
                         sums[i, 1] += torch.as_tensor(err, dtype=torch.float64, device=dev) * n
-                for j, fn in enumerate(metrics.values()):
-                    sums[i, 2 + j] += torch.as_tensor(fn(outputs, y), dtype=torch.float64,
-                                                      device=dev).reshape(()) * n
+                for j, fn in enumerate(m.metrics.values()):
+                    value = torch.as_tensor(fn(outputs, y), dtype=torch.float64, device=dev)
+                    sums[i, 2 + j] += value.reshape(()) * n
                 if ref_out is not None:
-                    diff = _compare_form(outputs, divergence) - ref_out
+                    diff = _compare_form(outputs, m.divergence) - ref_out
                     sums[i, -1] += diff.to(torch.float64).reshape(n, -1).pow(2).sum()
             n_seen += n
             if n_batches:

@@ -162,6 +162,14 @@ def materialize(anchors: Sequence[Anchor], coefficients: np.ndarray) -> list[Anc
     Each entry is formed as Σ_k c_k θ_k in the anchors' dtype; integer entries come
     from the first anchor. A coefficient of exactly 1 on one anchor and 0 elsewhere
     reproduces that anchor bit for bit.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> pts = materialize([{"w": torch.tensor([1.0])}, {"w": torch.tensor([3.0])}],
+    ...                   np.array([[0.5, 0.5], [0.0, 1.0]]))
+    >>> [float(p["w"]) for p in pts]
+    [2.0, 3.0]
     """
     c = np.asarray(coefficients, dtype=np.float64)
     out: list[Anchor] = [{} for _ in range(c.shape[0])]

@@ -178,7 +178,13 @@ def get_system(name: str) -> System:
 
 
 def describe_systems() -> list[tuple[str, str]]:
-    """(name, one-line description) of every listed system."""
+    """(name, one-line description) of every listed system.
+
+    Examples
+    --------
+    >>> [name for name, _ in describe_systems()][:2]
+    ['deep_linear', 'deep_linear_L3_w4']
+    """
     return [(n, get_system(n).description) for n in THEORY] + [
         (n, d) for n, (d, _) in NETWORKS.items()
     ]
