@@ -72,6 +72,10 @@ class Path:
         The constructor's name.
     info : dict
         Settings worth recording with results (seeds, normalisation...).
+    affine : bool, optional
+        Whether every anchor is a point and every row sums to one (lines, bilinear and
+        barycentric slices), as opposed to paths along directions (rays, planes).
+        Inferred from the row sums when not given.
     """
 
     anchors: tuple[Anchor, ...]
@@ -82,6 +86,7 @@ class Path:
     origin: np.ndarray
     kind: str = "custom"
     info: dict[str, Any] = field(default_factory=dict)
+    affine: bool | None = None
 
     def __post_init__(self) -> None:
         if len(self.anchors) != len(self.names):
@@ -106,6 +111,9 @@ class Path:
                 f"points but coefficients have {c.shape[0]} rows"
             )
         o = np.broadcast_to(np.asarray(self.origin, dtype=np.float64), c.shape)
+        if self.affine is None:
+            sums_to_one = np.allclose(c.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+            object.__setattr__(self, "affine", bool(sums_to_one and np.allclose(o.sum(axis=1), 1.0)))
         c.setflags(write=False)
         object.__setattr__(self, "coefficients", c)
         object.__setattr__(self, "origin", o)
@@ -142,13 +150,15 @@ class Path:
         over when plotted against distance; on 2-D slices it is the plain norm.
         """
         delta = self.coefficients - self.origin
-        # In the basis θ₀, θ_k − θ₀ the combination's coefficients are
-        # (Σ δ, δ₁, ..., δ_{K−1}); the first is 0 for affine paths, so no large norms
-        # cancel (see anchors.gram).
-        shifted = delta.copy()
-        shifted[:, 0] = delta.sum(axis=1)
-        g = gram(self.anchors, shifted=True)
-        sq = np.einsum("pi,ij,pj->p", shifted, g, shifted)
+        if self.affine:
+            # Rows of δ sum to zero, so in the basis θ₀, θ_k − θ₀ the coefficients are
+            # (0, δ₁, ..., δ_{K−1}) and no large norms cancel (see anchors.gram).
+            delta = delta.copy()
+            delta[:, 0] = 0.0
+            g = gram(self.anchors, shifted=True)
+        else:  # paths along directions: the plain basis has no cancellation to avoid
+            g = gram(self.anchors)
+        sq = np.einsum("pi,ij,pj->p", delta, g, delta)
         dist = np.sqrt(np.clip(sq, 0.0, None)).reshape(self.shape)
         if "alpha" in self.dims and "beta" not in self.dims:
             axis = self.dims.index("alpha")
@@ -287,7 +297,8 @@ def ray(
     -------
     Path
         Dimension ``alpha`` with α = λ/‖θ_b − θ_a‖ (so α = 1 is θ_b); the signed
-        ``distance`` coordinate of the results equals λ.
+        ``distance`` coordinate of the results equals λ. Its anchors are θ_a and the
+        unit direction u = (θ_b − θ_a)/‖θ_b − θ_a‖, with coefficients [1, λ].
 
     Examples
     --------
@@ -295,7 +306,7 @@ def ray(
     >>> p = ray({"w": torch.tensor([0.0, 0.0])}, {"w": torch.tensor([3.0, 4.0])}, [0.0, 5.0, 10.0])
     >>> p.coords["alpha"].tolist()
     [0.0, 1.0, 2.0]
-    >>> p.distance().tolist()
+    >>> p.distance().round(5).tolist()  # float32 anchors: exact up to rounding
     [0.0, 5.0, 10.0]
     """
     lam = _as_grid(distances, "distances")
@@ -303,11 +314,18 @@ def ray(
     norm = math.sqrt(gram(anchors, shifted=True)[1, 1])
     if norm == 0.0:
         raise ValueError(f"anchors {names[0]!r} and {names[1]!r} coincide: a ray needs a direction")
-    alpha = lam / norm
-    coef = np.stack([1.0 - alpha, alpha], axis=1)
+    # Anchors θ_a and the unit direction u, coefficients [1, λ]: the form (1 − α)θ_a + αθ_b
+    # would cancel catastrophically for distances far beyond ‖θ_b − θ_a‖.
+    start = anchors[0]
+    u = {
+        k: ((anchors[1][k].double() - v.double()) / norm).to(v.dtype) if is_interpolated(v)
+        else torch.zeros_like(v)
+        for k, v in start.items()
+    }
+    coef = np.stack([np.ones_like(lam), lam], axis=1)
     return Path(
-        anchors, names, coef, ("alpha",), {"alpha": alpha}, np.array([1.0, 0.0]), "ray",
-        {"norm": norm},
+        (start, u), (names[0], f"direction_to_{names[1]}"), coef, ("alpha",),
+        {"alpha": lam / norm}, np.array([1.0, 0.0]), "ray", {"norm": norm}, affine=False,
     )
 
 
@@ -481,7 +499,7 @@ def plane(
     coef = np.stack([np.ones_like(a), a, b], axis=1)
     return Path(
         anchors, names, coef, ("alpha", "beta"), {"alpha": alpha, "beta": beta},
-        np.array([1.0, 0.0, 0.0]), "plane", info,
+        np.array([1.0, 0.0, 0.0]), "plane", info, affine=False,
     )
 
 
