@@ -69,19 +69,16 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
 @contextlib.contextmanager
 def _statistics_mode(model: nn.Module) -> Iterator[None]:
     """Batch norm in training mode with cumulative averaging; everything else in eval."""
-    flags = [(m, m.training) for m in model.modules()]
     momenta = [(m, m.momentum) for _, m in _bn_modules(model)]
-    try:
-        model.eval()
-        for m, _ in momenta:
-            m.train()
-            m.momentum = None  # cumulative moving average: every batch weighs the same
-        yield
-    finally:
-        for m, flag in flags:
-            m.training = flag
-        for m, momentum in momenta:
-            m.momentum = momentum
+    with eval_mode(model):  # restores every module's training flag
+        try:
+            for m, _ in momenta:
+                m.train()
+                m.momentum = None  # cumulative moving average: every batch weighs the same
+            yield
+        finally:
+            for m, momentum in momenta:
+                m.momentum = momentum
 
 
 def recompute_statistics(

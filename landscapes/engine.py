@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -263,7 +263,8 @@ def evaluate(
         splits = {str(k): as_batches(v, batch_size, str(k)) for k, v in data.items()}
     else:
         splits = {"": as_batches(data, batch_size)}
-    recompute = bn == "recompute" and has_batchnorm(model)
+    with_bn = has_batchnorm(model)
+    recompute = bn == "recompute" and with_bn
     bn_source: Batches | None = None
     if recompute:
         if bn_data is not None:
@@ -296,7 +297,7 @@ def evaluate(
         "error": error if error is None or isinstance(error, str) else _describe(error),
         "metrics": {k: _describe(f) for k, f in metrics.items()},
         "batch_size": batch_size,
-        "bn": bn if has_batchnorm(model) else "none",
+        "bn": bn if with_bn else "none",
     }
     if recompute:
         hyper["bn_batches"] = bn_batches
@@ -351,8 +352,7 @@ def _evaluate(
     anchors = [{k: v.to(dev) for k, v in a.items()} for a in path.anchors]
     ref = measures.reference
     if ref is not None:
-        measures = _Measures(measures.loss_fn, measures.error, measures.metrics,
-                             {k: v.to(dev) for k, v in ref.items()}, measures.divergence)
+        measures = replace(measures, reference={k: v.to(dev) for k, v in ref.items()})
     chunk = chunk_size or _default_chunk(path)
     n_points = len(path)
     names = measures.names

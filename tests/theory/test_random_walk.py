@@ -20,14 +20,17 @@ def _check(sample: np.ndarray, mean: np.ndarray, var: np.ndarray) -> None:
     np.testing.assert_array_less(np.abs(sample.mean(axis=0) - mean), Z * se + 1e-12)
 
 
-@pytest.mark.parametrize("d", [1, 2, 5, 40])
-def test_literal_walk_matches_closed_forms(d):
-    n = 400
-    ds = rw.monte_carlo([d], n_steps=N_STEPS, T=T, n_walks=n, seed=3, method="walk")
+def _check_sampler(d: int, method: str, seed: int) -> None:
+    ds = rw.monte_carlo([d], n_steps=N_STEPS, T=T, n_walks=400, seed=seed, method=method)
     p = ds.projection.isel(dimension=0).values[:, STEPS]
     r = ds.residual.isel(dimension=0).values[:, STEPS]
     _check(p, rw.expected_projection(STEPS, d, T), rw.projection_variance(STEPS, d, T))
     _check(r, rw.expected_residual(STEPS, d, T), rw.residual_variance(STEPS, d, T))
+
+
+@pytest.mark.parametrize("d", [1, 2, 5, 40])
+def test_literal_walk_matches_closed_forms(d):
+    _check_sampler(d, "walk", seed=3)
     # Second moments close the check on the variances themselves.
     m = rw.chi_mean(d)
     np.testing.assert_allclose(rw.projection_variance(STEPS, d, T) + rw.expected_projection(STEPS, d, T) ** 2,
@@ -38,12 +41,7 @@ def test_literal_walk_matches_closed_forms(d):
 
 @pytest.mark.parametrize("d", [5, 40, 100_000])
 def test_reduced_sampler_matches_closed_forms(d):
-    n = 400
-    ds = rw.monte_carlo([d], n_steps=N_STEPS, T=T, n_walks=n, seed=4, method="reduced")
-    p = ds.projection.isel(dimension=0).values[:, STEPS]
-    r = ds.residual.isel(dimension=0).values[:, STEPS]
-    _check(p, rw.expected_projection(STEPS, d, T), rw.projection_variance(STEPS, d, T))
-    _check(r, rw.expected_residual(STEPS, d, T), rw.residual_variance(STEPS, d, T))
+    _check_sampler(d, "reduced", seed=4)
 
 
 def test_limit_is_semicircle_then_vertical():
