@@ -1,62 +1,59 @@
 """The evaluation engine: loss and error of any model at every point of a path.
 
-:func:`evaluate` works on chunks of points: each chunk's parameters are formed at once
-from the anchors (one tensor contraction per entry, no ``load_state_dict``, no model
-copies), every data batch is moved to the device once per chunk and shared by all of
-the chunk's points, and the model runs through :func:`torch.func.functional_call`.
-The chunk is the unit a faster engine can batch further without changing the API.
+:func:`evaluate` costs close to the arithmetic a path really needs:
+
+- **Batched points.** Points are evaluated in chunks whose parameters are stacked
+  along a leading point dimension (formed from the anchors directly: no
+  ``load_state_dict``, no model copies); the model runs once per data batch for the
+  whole chunk under :func:`torch.vmap` of :func:`torch.func.functional_call`. Data
+  batches are the outer loop: each is moved to the device once and shared by every
+  chunk.
+- **First-layer reuse.** Every point is θ_p = Σ_k C[p, k]·θ_k, so a first layer that
+  is ``nn.Linear`` or ``nn.Conv1d/2d/3d`` has the pre-activation
+  z_p = Σ_k C[p, k]·(W_k u + b_k): the anchors' outputs are computed once per batch
+  and combined per point, and only the rest of the network runs per point.
+- **Bounded memory.** The chunk size comes from a memory budget
+  (:mod:`landscapes.memory`).
+- **Batch norm recompute** gathers the statistics of every point in one pass over
+  the recompute batches.
+
+Where vmap or reuse does not apply (a module vmap cannot run, a first layer of
+another kind, an input that depends on the parameters), the engine falls back to the
+plain per-point loop or to the full forward pass and says why in a debug message of
+the ``landscapes.engine`` logger. Either way the numbers equal the per-point loop's
+up to floating-point rounding.
 """
 
 from __future__ import annotations
 
-import copy
-import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 import xarray as xr
 from torch import nn
-from torch.func import functional_call
-from tqdm.auto import tqdm
 
 from landscapes import results
-from landscapes.anchors import Anchor, as_anchor, is_interpolated
+from landscapes._measures import Measures, classification_error
+from landscapes._sweep import Settings, sweep
+from landscapes.anchors import Anchor, as_anchor
 from landscapes.batches import Batches, as_batches
-from landscapes.batchnorm import BN_MODES, eval_mode, has_batchnorm, recompute_statistics
-from landscapes.paths import Path, materialize
+from landscapes.batchnorm import BN_MODES, has_batchnorm
+from landscapes.paths import Path
 
 __all__ = ["evaluate", "resolve_device", "classification_error"]
 
 #: Allowed ``divergence`` values.
 DIVERGENCES = ("outputs", "probabilities")
-#: Memory for the parameters of one chunk of points when ``chunk_size`` is not given.
-CHUNK_BYTES = 256 * 2**20
+#: Allowed ``precision`` values and the autocast dtype of each (``None``: no autocast).
+PRECISIONS: dict[str, torch.dtype | None] = {
+    "float32": None,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class _Measures:
-    """What to measure at each point, already validated."""
-
-    loss_fn: Metric
-    error: Metric | str | None
-    metrics: dict[str, Metric]
-    reference: Anchor | None
-    divergence: str
-
-    @property
-    def names(self) -> list[str]:
-        extra = ["divergence"] if self.reference is not None else []
-        return ["loss", "error", *self.metrics, *extra]
-
-    @property
-    def summed(self) -> bool:
-        """Whether the loss sums over the batch instead of averaging."""
-        return getattr(self.loss_fn, "reduction", "mean") == "sum"
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -76,28 +73,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available; use 'auto' or 'cpu'")
     return dev
-
-
-def classification_error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
-    """Top-1 error of class scores against integer labels; ``None`` when undefined.
-
-    Defined when ``outputs`` has a class dimension at position 1 and ``targets`` are
-    integer labels shaped like ``outputs`` without it (``(N, C)`` vs ``(N,)``, or
-    ``(N, C, L)`` vs ``(N, L)``).
-
-    Examples
-    --------
-    >>> import torch
-    >>> float(classification_error(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0])))
-    0.5
-    """
-    if (
-        outputs.dim() >= 2
-        and not targets.is_floating_point()
-        and targets.shape == outputs.shape[:1] + outputs.shape[2:]
-    ):
-        return (outputs.argmax(dim=1) != targets).to(torch.float64).mean()
-    return None
 
 
 def _describe(fn: Any) -> str:
@@ -140,6 +115,8 @@ def evaluate(
     bn_batches: int = 20,
     bn_data: Any = None,
     chunk_size: int | None = None,
+    memory: int | None = None,
+    precision: str = "float32",
     progress: bool | None = None,
     analysis: str | None = None,
     system: str | None = None,
@@ -176,7 +153,9 @@ def evaluate(
     device : str or torch.device
         ``"auto"`` picks CUDA when present.
     batch_size : int
-        Batch size for tensor pairs and Datasets (iterables keep theirs).
+        Batch size for tensor pairs and Datasets (iterables keep theirs). Batches
+        larger than the memory budget allows for even one point are evaluated in
+        pieces; the batch-size weighting keeps the result the mean over the split.
     bn : {"interpolate", "recompute"}
         ``"interpolate"`` evaluates with the interpolated running statistics;
         ``"recompute"`` re-estimates them at every point as an exact cumulative
@@ -187,8 +166,17 @@ def evaluate(
         Where those batches come from; default the ``"train"`` split when ``data`` is
         a dict that has one, else ``data``.
     chunk_size : int, optional
-        Points evaluated together; default from a 256 MiB parameter budget.
+        Points evaluated together; default the most that fit in ``memory``.
         Results do not depend on it.
+    memory : int, optional
+        Memory budget in bytes for the parameters and activations of a chunk; default
+        :func:`landscapes.memory.default_budget` of the device (half the free GPU
+        memory; 64 MiB on CPU, where activations that stay in cache run fastest).
+    precision : {"float32", "bfloat16", "float16"}
+        ``"float32"`` runs the model in its own dtype (exact). The others run the
+        forward passes under :func:`torch.autocast` in that dtype, which trades
+        accuracy for speed on GPUs and on CPUs with bf16 matrix units; losses and
+        errors are still accumulated in float64 from float32 outputs.
     progress : bool, optional
         Progress bar; default on when stderr is a terminal.
     analysis, system : str, optional
@@ -257,6 +245,11 @@ def evaluate(
     ):
         raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
 
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory < 1):
+        raise ValueError(f"memory must be a positive number of bytes or None, got {memory!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
+
     if isinstance(data, Mapping):
         if not data:
             raise ValueError("data is an empty dict; give at least one split")
@@ -274,11 +267,9 @@ def evaluate(
         else:
             bn_source = next(iter(splits.values()))
 
-    measures = _Measures(loss_fn, error, metrics, ref, divergence)
-    values = _evaluate(
-        model, path, splits, measures, dev, bn_source if recompute else None, bn_batches,
-        chunk_size, progress,
-    )
+    measures = Measures(loss_fn, error, metrics, ref, divergence)
+    settings = Settings(dev, bn_batches, chunk_size, memory, PRECISIONS[precision], progress)
+    values = sweep(model, path, splits, measures, bn_source, settings)
 
     names = measures.names
     keyed = isinstance(data, Mapping)
@@ -301,6 +292,8 @@ def evaluate(
     }
     if recompute:
         hyper["bn_batches"] = bn_batches
+    if precision != "float32":
+        hyper["precision"] = precision
     if ref is not None:
         hyper["divergence"] = divergence
     seeds = {"directions": path.info["seed"]} if "seed" in path.info else {}
@@ -319,131 +312,3 @@ def evaluate(
         hyperparameters=hyper,
         device=str(dev),
     )
-
-
-def _default_chunk(path: Path) -> int:
-    per_point = sum(
-        v.numel() * v.element_size() for v in path.anchors[0].values() if is_interpolated(v)
-    )
-    return max(1, min(len(path), CHUNK_BYTES // max(per_point, 1)))
-
-
-def _on_device(model: nn.Module, dev: torch.device) -> nn.Module:
-    # Entries the path does not cover are read from the module, so they must live on
-    # the evaluation device; one copy per call, never per point.
-    tensors = list(model.parameters()) + list(model.buffers())
-    if all(t.device == dev for t in tensors):
-        return model
-    return copy.deepcopy(model).to(dev)
-
-
-def _evaluate(
-    model: nn.Module,
-    path: Path,
-    splits: dict[str, Batches],
-    measures: _Measures,
-    dev: torch.device,
-    bn_source: Batches | None,
-    bn_batches: int,
-    chunk_size: int | None,
-    progress: bool | None,
-) -> dict[str, dict[str, np.ndarray]]:
-    net = _on_device(model, dev)
-    anchors = [{k: v.to(dev) for k, v in a.items()} for a in path.anchors]
-    ref = measures.reference
-    if ref is not None:
-        measures = replace(measures, reference={k: v.to(dev) for k, v in ref.items()})
-    chunk = chunk_size or _default_chunk(path)
-    n_points = len(path)
-    names = measures.names
-    show = sys.stderr.isatty() if progress is None else progress
-    out: dict[str, dict[str, np.ndarray]] = {}
-    bar = tqdm(total=n_points * len(splits), unit="point", disable=not show, desc="evaluate")
-    try:
-        for split, batches in splits.items():
-            acc = np.zeros((n_points, len(names)))
-            error_defined = True
-            n_batches = len(batches) if batches.has_len() else None
-            for start in range(0, n_points, chunk):
-                points = materialize(anchors, path.coefficients[start : start + chunk])
-                if bn_source is not None:
-                    points = [
-                        recompute_statistics(net, p, bn_source, bn_batches, dev) for p in points
-                    ]
-                sums, n_seen, defined = _run_chunk(net, points, batches, measures, dev, bar, n_batches)
-                error_defined &= defined
-                acc[start : start + len(points)] = sums / n_seen
-                if n_batches is None:
-                    bar.update(len(points))
-            if ref is not None:
-                acc[:, -1] = np.sqrt(acc[:, -1])
-            if not error_defined:
-                acc[:, 1] = np.nan
-            out[split] = {n: acc[:, i].reshape(path.shape) for i, n in enumerate(names)}
-    finally:
-        bar.close()
-    return out
-
-
-def _run_chunk(
-    net: nn.Module,
-    points: list[Anchor],
-    batches: Batches,
-    m: _Measures,
-    dev: torch.device,
-    bar: Any,
-    n_batches: int | None,
-) -> tuple[np.ndarray, int, bool]:
-    """One pass over the data for a chunk of points: per-point sums and the example count."""
-    sums = torch.zeros((len(points), len(m.names)), dtype=torch.float64, device=dev)
-    n_seen = 0
-    defined = m.error is not None
-    with eval_mode(net), torch.no_grad():
-        for x, y in batches:
-            x = x.to(dev, non_blocking=True)
-            y = y.to(dev, non_blocking=True)
-            n = y.shape[0] if y.dim() else 1
-            ref_out = None
-            if m.reference is not None:
-                ref_out = _compare_form(
-                    functional_call(net, m.reference, (x,), strict=False), m.divergence
-                )
-            for i, params in enumerate(points):
-                outputs = functional_call(net, params, (x,), strict=False)
-                loss = m.loss_fn(outputs, y)
-                if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-                    raise ValueError(
-                        f"loss_fn returned {type(loss).__name__} of shape "
-                        f"{tuple(getattr(loss, 'shape', ()))!r}; it must return one number "
-                        "per batch (reduction='mean')"
-                    )
-                sums[i, 0] += loss.detach().to(torch.float64).reshape(()) * (1 if m.summed else n)
-                if defined:
-                    err = (
-                        classification_error(outputs, y)
-                        if m.error == "auto"
-                        else m.error(outputs, y)  # type: ignore[operator]
-                    )
-                    if err is None:
-                        defined = False
-                    else:
-                        sums[i, 1] += torch.as_tensor(err, dtype=torch.float64, device=dev) * n
-                for j, fn in enumerate(m.metrics.values()):
-                    value = torch.as_tensor(fn(outputs, y), dtype=torch.float64, device=dev)
-                    sums[i, 2 + j] += value.reshape(()) * n
-                if ref_out is not None:
-                    diff = _compare_form(outputs, m.divergence) - ref_out
-                    sums[i, -1] += diff.to(torch.float64).reshape(n, -1).pow(2).sum()
-            n_seen += n
-            if n_batches:
-                bar.update(len(points) / n_batches)
-    if n_seen == 0:
-        raise ValueError(f"data {batches.name!r} has no examples")
-    return sums.cpu().numpy(), n_seen, defined
-
-
-def _compare_form(outputs: torch.Tensor, divergence: str) -> torch.Tensor:
-    if divergence == "probabilities":
-        return torch.softmax(outputs, dim=1)
-    return outputs
-

@@ -426,7 +426,10 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
 
 
 def combine(
-    datasets: Sequence[xr.Dataset], dim: str, values: Sequence[Any] | None = None
+    datasets: Sequence[xr.Dataset],
+    dim: str,
+    values: Sequence[Any] | None = None,
+    join: str = "exact",
 ) -> xr.Dataset:
     """Stack datasets of one analysis along a new dimension (``replicate``, ``system``...).
 
@@ -441,6 +444,10 @@ def combine(
         Name of the new dimension.
     values : sequence, optional
         Its coordinate values; defaults to ``0, 1, ...``.
+    join : {"exact", "outer"}
+        ``"exact"`` (default) refuses datasets whose coordinates differ; ``"outer"``
+        takes the union of the coordinates and fills the gaps with NaN (systems with
+        different start iterations or trajectory steps).
 
     Returns
     -------
@@ -457,6 +464,8 @@ def combine(
     """
     if not datasets:
         raise ValueError("combine needs at least one dataset")
+    if join not in ("exact", "outer"):
+        raise ValueError(f"join must be 'exact' or 'outer', got {join!r}")
     for ds in datasets:
         validate(ds)
     values = list(range(len(datasets))) if values is None else list(values)
@@ -468,7 +477,7 @@ def combine(
         combine_attrs="override",
         coords="different",
         compat="equals",
-        join="exact",
+        join=join,
         data_vars="all",
     )
     seeds = [json.loads(ds.attrs["seeds"]) for ds in datasets]

@@ -43,3 +43,12 @@ def mnist_train(data_root: Path):
     from experiments.data import load_mnist
 
     return load_mnist("train", data_dir=data_root, flatten=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Under pytest-xdist every worker would start one torch thread per core: on the
+    # 2-core CI machine, 2 workers × 2 threads oversubscribe it and run slower.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)

@@ -33,7 +33,6 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from numpy.polynomial import polynomial as P
 
 from landscapes.results import slice_dataset, trajectory_dataset
 from theory import _flow, _polynomials, _symbolic
@@ -655,6 +654,9 @@ def _line_dataset(
         "replicate": np.arange(lead[0]),
         "barrier_height": (lead_dims, np.array([b.height for b in bars]).reshape(lead)),
         "barrier_alpha": (lead_dims, np.array([b.alpha for b in bars]).reshape(lead)),
+        # Exact count of local minima on the segment α ∈ [0, 1] (the solution at α = 1
+        # included), to check grid-based counts against.
+        "exact_minima": (lead_dims, np.array([_segment_minima(c) for c in coef]).reshape(lead)),
     }
     return slice_dataset(
         loss_,
@@ -669,6 +671,12 @@ def _line_dataset(
         hyperparameters={"convention": convention, **hyperparameters},
         device="sympy" if sys.scalar else "numpy",
     )
+
+
+def _segment_minima(coefficients: np.ndarray) -> int:
+    # The window reaches a hair past 1 so a minimum exactly at the solution is kept.
+    points = _polynomials.stationary_points(coefficients, 0.0, 1.0 + 1e-9)
+    return sum(kind == "minimum" for kind in points.kind)
 
 
 def _common(system_name: str, n_replicates: int, convention: str, seed: int) -> DeepLinearSystem:
@@ -944,6 +952,7 @@ def trajectory(
     convention: str = "mse",
     learning_rate: float | None = None,
     max_steps: int = 20_000,
+    baseline: bool = False,
 ) -> xr.Dataset:
     """Projection of the training path on the init→solution axis, and its residual.
 
@@ -959,6 +968,10 @@ def trajectory(
         As in :func:`init_to_final`.
     system, n_replicates, seed, convention, learning_rate, max_steps
         As in :func:`init_to_final`.
+    baseline : bool
+        Add ``walk_projection`` and ``walk_residual``: the expected projection and
+        residual of the Gaussian random walk with the same step lengths
+        (:func:`theory.random_walk.matched_walk`), Goodfellow et al.'s baseline.
 
     Returns
     -------
@@ -985,6 +998,12 @@ def trajectory(
     residual = np.linalg.norm(moved - projection[..., None] * axis[:, None, :], axis=-1)
     norm = np.linalg.norm(path, axis=-1)
     extra = {"residual_ratio": np.divide(residual, norm, out=np.zeros_like(norm), where=norm > 0)}
+    if baseline:
+        from theory.random_walk import matched_walk
+
+        walks = [matched_walk(path[r], steps=steps) for r in range(n_replicates)]
+        extra["walk_projection"] = np.stack([w.projection.values for w in walks])
+        extra["walk_residual"] = np.stack([w.residual.values for w in walks])
     coords: dict[str, Any] = {"replicate": np.arange(n_replicates)}
     if sys.scalar:
         coords["time"] = ("step", learning_rate * steps)

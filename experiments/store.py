@@ -1,0 +1,141 @@
+"""The run store: one directory per training run, keyed by its hyperparameters.
+
+Layout of a run (``<runs>/<config name>/replicate_<r>/``):
+
+- ``config.json``: every hyperparameter, the replicate and the seeds actually used;
+- ``checkpoints/it<iteration>.pt``: the model's state at each scheduled iteration;
+- ``resume.pt``: model, optimizer and step, rewritten at every checkpoint and on Ctrl-C,
+  removed when the run finishes;
+- ``summary.json``: written last, so its presence means the run is finished.
+
+Every file is written atomically, so a run killed at any moment is either resumed
+from its last ``resume.pt`` or, if finished, reused as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from experiments import checkpoints
+from experiments.config import TrainConfig
+from landscapes.home import home
+from landscapes.results import atomic_write
+
+__all__ = ["Run", "runs_root", "seed"]
+
+_CHECKPOINT = re.compile(r"^it(\d+)\.pt$")
+
+
+def runs_root(runs_dir: str | os.PathLike | None = None) -> Path:
+    """Where runs live: ``runs_dir``, ``$LANDSCAPES_HOME/runs``, or ``~/.cache/landscapes/runs``.
+
+    Examples
+    --------
+    >>> str(runs_root("/tmp/runs"))
+    '/tmp/runs'
+    """
+    if runs_dir is not None:
+        return Path(runs_dir).expanduser()
+    return home("runs")
+
+
+def seed(base: int, replicate: int, stream: str, *counters: int) -> int:
+    """A 63-bit seed for one random stream of one replicate.
+
+    Hashing keeps streams apart: replicate 1 of seed 0 never equals replicate 0 of
+    seed 1, and the order, augmentation and dropout streams never coincide.
+
+    Examples
+    --------
+    >>> seed(0, 0, "init") == seed(0, 0, "init") != seed(0, 1, "init")
+    True
+    """
+    text = json.dumps([base, replicate, stream, *counters])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+def write_json(path: Path, values: dict[str, Any]) -> None:
+    """Write JSON atomically (temp file in the same folder, then rename)."""
+    text = json.dumps(values, indent=2, sort_keys=True) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+class Run:
+    """One replicate of one config in the store; cheap to create, reads lazily.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    replicate : int
+    runs_dir : str or path-like, optional
+        See :func:`runs_root`.
+    """
+
+    def __init__(self, config: TrainConfig, replicate: int = 0,
+                 runs_dir: str | os.PathLike | None = None) -> None:
+        if isinstance(replicate, bool) or not isinstance(replicate, int) or replicate < 0:
+            raise ValueError(f"replicate must be an integer ≥ 0, got {replicate!r}")
+        self.config = config
+        self.replicate = replicate
+        self.path = runs_root(runs_dir) / config.name / f"replicate_{replicate}"
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else "unfinished"
+        return f"Run({self.config.name!r}, replicate={self.replicate}, {state}, path={str(self.path)!r})"
+
+    @property
+    def done(self) -> bool:
+        """Whether training finished (``summary.json`` exists)."""
+        return (self.path / "summary.json").exists()
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Final accuracies, losses and timings of a finished run."""
+        if not self.done:
+            raise FileNotFoundError(f"run {str(self.path)!r} has not finished; train it first")
+        return json.loads((self.path / "summary.json").read_text())
+
+    @property
+    def iterations(self) -> list[int]:
+        """Iterations with a checkpoint on disk, sorted."""
+        folder = self.path / "checkpoints"
+        if not folder.exists():
+            return []
+        found = (_CHECKPOINT.match(p.name) for p in folder.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def checkpoint_path(self, iteration: int) -> Path:
+        return self.path / "checkpoints" / f"it{iteration:08d}.pt"
+
+    def state(self, iteration: int) -> dict[str, torch.Tensor]:
+        """The model's state dict at a checkpointed iteration (on CPU)."""
+        path = self.checkpoint_path(iteration)
+        if not path.exists():
+            raise ValueError(f"no checkpoint at iteration {iteration!r} in {str(self.path)!r}; "
+                             f"available: {self.iterations}")
+        return checkpoints.load(path)
+
+    @property
+    def init(self) -> dict[str, torch.Tensor]:
+        """The state at iteration 0."""
+        return self.state(0)
+
+    @property
+    def final(self) -> dict[str, torch.Tensor]:
+        """The state at the last iteration of a finished run."""
+        return self.state(self.summary["iterations"])
+
+    def model(self, iteration: int | None = None) -> torch.nn.Module:
+        """The network with the weights of ``iteration`` (default: final), in eval mode."""
+        from experiments.models import build
+
+        net = build(self.config.model)
+        net.load_state_dict(self.final if iteration is None else self.state(iteration))
+        return net.eval()

@@ -1,0 +1,170 @@
+"""Forward passes for a chunk of points at once.
+
+A chunk's parameters are stacked along a leading point dimension (one tensor
+contraction per entry) and the model runs once per data batch for all of them under
+:func:`torch.vmap` of :func:`torch.func.functional_call`; with first-layer reuse the
+first layer's output is combined from the anchors' (see :mod:`landscapes._first_layer`).
+:class:`Looped` is the plain per-point fallback with the same interface.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from landscapes import _measures
+from landscapes._first_layer import Reuse, combine
+from landscapes.anchors import Anchor, is_interpolated
+
+__all__ = ["Chunk", "Batched", "Looped", "Runner", "stack_anchors"]
+
+logger = logging.getLogger("landscapes.engine")
+
+
+def stack_anchors(anchors: Sequence[Anchor]) -> tuple[dict[str, torch.Tensor], Anchor]:
+    """Floating-point entries stacked along a leading anchor dimension, and the others
+    (integer buffers such as ``num_batches_tracked``, carried from the first anchor)."""
+    stacked = {k: torch.stack([a[k] for a in anchors]) for k, v in anchors[0].items() if is_interpolated(v)}
+    fixed = {k: v for k, v in anchors[0].items() if not is_interpolated(v)}
+    return stacked, fixed
+
+
+@dataclass
+class Chunk:
+    """The points of one chunk: stacked parameters ``params`` (leading dimension P),
+    entries shared by all of them ``shared``, and their coefficient rows."""
+
+    params: dict[str, torch.Tensor]
+    shared: dict[str, torch.Tensor]
+    coef: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.coef.shape[0]
+
+    @classmethod
+    def build(
+        cls,
+        stacked: dict[str, torch.Tensor],
+        fixed: Anchor,
+        coefficients: np.ndarray,
+        skip: Sequence[str] = (),
+    ) -> Chunk:
+        """Form the chunk's points θ_p = Σ_k C[p, k]·θ_k, leaving out the ``skip`` entries."""
+        ref = next(iter(stacked.values()))
+        coef = torch.tensor(np.asarray(coefficients, dtype=np.float64), dtype=ref.dtype, device=ref.device)
+        params = {k: combine(coef, list(v)) for k, v in stacked.items() if k not in skip}
+        return cls(params, dict(fixed), coef)
+
+    @classmethod
+    def from_points(cls, points: Sequence[Anchor], coef: torch.Tensor) -> Chunk:
+        """Stack per-point dictionaries (integer entries come from the first point)."""
+        first = points[0]
+        params = {k: torch.stack([p[k] for p in points]) for k, v in first.items() if is_interpolated(v)}
+        shared = {k: v for k, v in first.items() if not is_interpolated(v)}
+        return cls(params, shared, coef)
+
+    def point(self, i: int) -> Anchor:
+        """One point's entries, as ``functional_call`` takes them."""
+        return {**{k: v[i] for k, v in self.params.items()}, **self.shared}
+
+
+class Batched:
+    """All points of a chunk in one vmapped forward pass per data batch."""
+
+    def __init__(self, net: nn.Module, reuse: Reuse | None) -> None:
+        self.net = net
+        self.reuse = reuse
+        self.vmap_measures = True
+
+    @property
+    def skipped(self) -> list[str]:
+        """Entries the points need not carry: the reused first layer's."""
+        return [] if self.reuse is None else self.reuse.keys
+
+    def prepare(self, x: torch.Tensor, active: Sequence[int]) -> list[torch.Tensor | None] | None:
+        """Per data batch, whatever every chunk shares: the anchors' first-layer outputs."""
+        return None if self.reuse is None else self.reuse.outputs(x, active)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """First-layer reuse in place for the duration (a no-op without it)."""
+        if self.reuse is None:
+            yield
+        else:
+            with self.reuse.installed():
+                yield
+
+    def forward(
+        self, chunk: Chunk, x: torch.Tensor, prepared: list[torch.Tensor | None] | None
+    ) -> torch.Tensor:
+        """Outputs at every point of the chunk, shape ``(P, *outputs)``; ``prepared``
+        comes from :meth:`prepare` on the same ``x``."""
+        net, shared, reuse = self.net, chunk.shared, self.reuse
+        if reuse is None or prepared is None:
+            return torch.vmap(lambda p: functional_call(net, {**p, **shared}, (x,), strict=False))(
+                chunk.params
+            )
+        z = combine(chunk.coef, prepared)
+
+        def one(p: dict[str, torch.Tensor], zp: torch.Tensor) -> torch.Tensor:
+            reuse.set(zp)
+            return functional_call(net, {**p, **shared}, (x,), strict=False)
+
+        try:
+            return torch.vmap(one)(chunk.params, z)
+        finally:
+            reuse.set(None)
+
+    def rows(
+        self,
+        m: _measures.Measures,
+        outputs: torch.Tensor | Sequence[torch.Tensor],
+        y: torch.Tensor,
+        ref_out: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Every point's measure row, vmapped where the measures allow it."""
+        if self.vmap_measures and isinstance(outputs, torch.Tensor):
+            try:
+                return torch.vmap(lambda o: _measures.row(m, o, y, ref_out))(outputs)
+            except Exception as exc:  # noqa: BLE001 -- a user metric vmap cannot run: loop
+                logger.debug("measures run per point: vmap failed with %r", exc)
+                self.vmap_measures = False
+        return torch.stack([_measures.row(m, o, y, ref_out) for o in outputs])
+
+
+class Looped(Batched):
+    """One ``functional_call`` per point and batch, with first-layer reuse if given.
+
+    The fallback where vmap cannot run a model, and the faster choice where vmap
+    would turn every later convolution into a grouped one (on CPU).
+    """
+
+    def __init__(self, net: nn.Module, reuse: Reuse | None = None) -> None:
+        super().__init__(net, reuse)
+        self.vmap_measures = False
+
+    def forward(  # type: ignore[override]
+        self, chunk: Chunk, x: torch.Tensor, prepared: list[torch.Tensor | None] | None
+    ) -> list[torch.Tensor]:
+        net, reuse = self.net, self.reuse
+        if reuse is None or prepared is None:
+            return [functional_call(net, chunk.point(i), (x,), strict=False) for i in range(len(chunk))]
+        z = combine(chunk.coef, prepared)
+        outputs = []
+        try:
+            for i in range(len(chunk)):
+                reuse.set(z[i])
+                outputs.append(functional_call(net, chunk.point(i), (x,), strict=False))
+        finally:
+            reuse.set(None)
+        return outputs
+
+
+Runner = Batched | Looped

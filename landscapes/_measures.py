@@ -1,0 +1,126 @@
+"""What :func:`landscapes.evaluate` measures at a point, as one float64 row per batch.
+
+The same row function serves the per-point loop and the batched engine (under
+:func:`torch.vmap`), so both accumulate exactly the same quantities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from landscapes.anchors import Anchor
+
+__all__ = ["Measures", "classification_error", "is_classification"]
+
+Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What to measure at each point, already validated."""
+
+    loss_fn: Metric
+    error: Metric | str | None
+    metrics: dict[str, Metric]
+    reference: Anchor | None
+    divergence: str
+
+    @property
+    def names(self) -> list[str]:
+        extra = ["divergence"] if self.reference is not None else []
+        return ["loss", "error", *self.metrics, *extra]
+
+    @property
+    def summed(self) -> bool:
+        """Whether the loss sums over the batch instead of averaging."""
+        return getattr(self.loss_fn, "reduction", "mean") == "sum"
+
+
+def is_classification(outputs: torch.Tensor, targets: torch.Tensor) -> bool:
+    """Whether ``outputs`` are class scores (dimension 1) for the integer labels ``targets``."""
+    return (
+        outputs.dim() >= 2
+        and not targets.is_floating_point()
+        and targets.shape == outputs.shape[:1] + outputs.shape[2:]
+    )
+
+
+def classification_error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+    """Top-1 error of class scores against integer labels; ``None`` when undefined.
+
+    Defined when ``outputs`` has a class dimension at position 1 and ``targets`` are
+    integer labels shaped like ``outputs`` without it (``(N, C)`` vs ``(N,)``, or
+    ``(N, C, L)`` vs ``(N, L)``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> float(classification_error(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0])))
+    0.5
+    """
+    if is_classification(outputs, targets):
+        return (outputs.argmax(dim=1) != targets).to(torch.float64).mean()
+    return None
+
+
+def compare_form(outputs: torch.Tensor, divergence: str) -> torch.Tensor:
+    """The quantity ``divergence`` compares: raw outputs or class probabilities."""
+    if divergence == "probabilities":
+        return torch.softmax(outputs, dim=1)
+    return outputs
+
+
+def widened(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 if it is in a reduced floating-point precision, else unchanged."""
+    if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
+        return t.float()
+    return t
+
+
+def _float64(value: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.to(torch.float64).reshape(())
+    return torch.tensor(float(value), dtype=torch.float64, device=like.device)
+
+
+def row(
+    m: Measures,
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    ref_out: torch.Tensor | None,
+) -> torch.Tensor:
+    """The batch's contributions to every measure at one point, in float64.
+
+    Loss, error and metrics are weighted by the batch size so that sums over batches
+    divided by the example count are means over the split; the divergence entry is the
+    sum of squared output distances. An undefined error (``error=None``, or one that
+    returns ``None``) is NaN. ``outputs`` are cast to float32 at least, so that
+    reduced-precision forward passes still accumulate in full precision.
+    """
+    outputs = widened(outputs)
+    n = targets.shape[0] if targets.dim() else 1
+    loss = m.loss_fn(outputs, targets)
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        raise ValueError(
+            f"loss_fn returned {type(loss).__name__} of shape "
+            f"{tuple(getattr(loss, 'shape', ()))!r}; it must return one number per batch "
+            "(reduction='mean')"
+        )
+    values = [_float64(loss, outputs) * (1 if m.summed else n)]
+    if m.error is None:
+        err = None
+    elif m.error == "auto":
+        err = classification_error(outputs, targets)
+    else:
+        err = m.error(outputs, targets)  # type: ignore[operator]
+    values.append(_float64(math.nan if err is None else err, outputs) * n)
+    for fn in m.metrics.values():
+        values.append(_float64(fn(outputs, targets), outputs) * n)
+    if ref_out is not None:
+        diff = compare_form(outputs, m.divergence) - ref_out
+        values.append(diff.to(torch.float64).reshape(n, -1).pow(2).sum())
+    return torch.stack(values)

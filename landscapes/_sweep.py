@@ -1,0 +1,332 @@
+"""The engine's data pass: every point of a path over every batch of every split.
+
+The loop runs over data batches outermost: each batch is moved to the device once,
+the anchors' first-layer outputs are computed once from it, and then every chunk of
+points is evaluated on it. The first-layer cost is thus per batch, not per batch and
+chunk, and chunks can be as small as the caches favour.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import sys
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+from tqdm.auto import tqdm
+
+from landscapes._batched import Batched, Chunk, Looped, Runner, stack_anchors
+from landscapes._first_layer import Reuse, find
+from landscapes._measures import Measures, compare_form, widened
+from landscapes.anchors import Anchor
+from landscapes.batches import Batches
+from landscapes.batchnorm import (
+    eval_mode,
+    recompute_statistics,
+    recompute_statistics_stacked,
+)
+from landscapes.memory import default_budget, plan
+from landscapes.paths import Path
+
+__all__ = ["Settings", "sweep"]
+
+logger = logging.getLogger("landscapes.engine")
+
+#: Examples the engine probes a model with before choosing how to run it.
+PROBE_EXAMPLES = 8
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to run, already validated."""
+
+    device: torch.device
+    bn_batches: int
+    chunk_size: int | None
+    memory: int | None
+    autocast: torch.dtype | None
+    progress: bool | None
+
+    def autocast_context(self) -> contextlib.AbstractContextManager[Any]:
+        """Reduced-precision forward passes, when asked for."""
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast)
+
+
+def _on_device(model: nn.Module, dev: torch.device) -> nn.Module:
+    # Entries the path does not cover are read from the module, so they must live on
+    # the evaluation device; one copy per call, never per point.
+    tensors = list(model.parameters()) + list(model.buffers())
+    if all(t.device == dev for t in tensors):
+        return model
+    return copy.deepcopy(model).to(dev)
+
+
+def _matches(got: torch.Tensor, expected: torch.Tensor) -> bool:
+    finite = expected[torch.isfinite(expected)]
+    scale = float(finite.abs().max()) if finite.numel() else 0.0
+    return bool(
+        got.shape == expected.shape
+        and torch.allclose(got, expected, rtol=1e-3, atol=1e-3 * scale, equal_nan=True)
+    )
+
+
+def _activation_bytes(net: nn.Module, probe: Chunk, x: torch.Tensor) -> tuple[list[Any], int]:
+    """Per-point outputs on the probe, and the activation bytes of one example at one point."""
+    largest = 0
+
+    def measure(module: nn.Module, args: Any, out: Any) -> None:
+        nonlocal largest
+        if isinstance(out, torch.Tensor):
+            largest = max(largest, out.numel() * out.element_size())
+
+    leaves = [m for m in net.modules() if next(m.children(), None) is None]
+    handles = [m.register_forward_hook(measure) for m in leaves]
+    try:
+        with eval_mode(net), torch.no_grad():
+            expected = [
+                functional_call(net, probe.point(i), (x,), strict=False) for i in range(len(probe))
+            ]
+    finally:
+        for h in handles:
+            h.remove()
+    # Alive at once: a layer's input, its output, and a residual branch.
+    n = x.shape[0] if x.dim() else 1
+    return expected, 3 * -(-largest // max(n, 1))
+
+
+def _choose(net: nn.Module, anchors: list[Anchor], probe: Chunk, x: torch.Tensor) -> tuple[Runner, int]:
+    """How to run this model, and the activation bytes of one example at one point.
+
+    Runs the per-point forward pass on a few examples at the first points, then the
+    batched one with and without first-layer reuse, and keeps the fastest that agrees.
+    """
+    expected, example_bytes = _activation_bytes(net, probe, x)
+    return _fastest(net, anchors, probe, x, expected), example_bytes
+
+
+def _fastest(
+    net: nn.Module, anchors: list[Anchor], probe: Chunk, x: torch.Tensor, expected: list[Any]
+) -> Runner:
+    if not all(isinstance(e, torch.Tensor) and e.is_floating_point() for e in expected):
+        logger.debug("evaluating point by point: the model's outputs are not a floating-point tensor")
+        return Looped(net)
+    wanted = torch.stack(expected)
+    plain = Batched(net, None)
+    try:
+        with eval_mode(net), torch.no_grad():
+            got = plain.forward(probe, x, None)
+    except Exception as exc:  # noqa: BLE001 -- whatever vmap cannot run, the loop can
+        logger.debug("evaluating point by point: torch.vmap failed with %r", exc)
+        return Looped(net)
+    if not _matches(got, wanted):
+        logger.debug("evaluating point by point: the vmapped outputs differ from the plain ones")
+        return Looped(net)
+    name, why = find(net, anchors, x)
+    # vmap runs a convolution at stacked weights as one grouped convolution, which CPU
+    # kernels run several times slower than one convolution per point.
+    kind = Looped if x.device.type == "cpu" and _later_convolutions(net, name) else Batched
+    if kind is Looped:
+        logger.debug("points one after another: vmap would run the convolutions grouped")
+    if name is None:
+        logger.debug("first-layer reuse off: %s", why)
+        return kind(net, None)
+    reuse = kind(net, Reuse(net, name, anchors))
+    lean = replace(probe, params={k: v for k, v in probe.params.items() if k not in reuse.skipped})
+    try:
+        with reuse.installed(), eval_mode(net), torch.no_grad():
+            got = reuse.forward(lean, x, reuse.prepare(x, range(len(anchors))))
+            got = torch.stack(got) if isinstance(got, list) else got
+    except Exception as exc:  # noqa: BLE001 -- reuse is an optimisation; never fail for it
+        logger.debug("first-layer reuse off: it failed with %r", exc)
+        return kind(net, None)
+    if not _matches(got, wanted):
+        logger.debug("first-layer reuse off: its outputs differ from the plain ones")
+        return kind(net, None)
+    logger.debug("first-layer reuse on at %r", name)
+    return reuse
+
+
+def _later_convolutions(net: nn.Module, first: str | None) -> bool:
+    """Whether ``net`` has convolutions other than its first layer ``first``."""
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    return any(isinstance(m, convs) and name != first for name, m in net.named_modules())
+
+
+def _point_bytes(stacked: dict[str, torch.Tensor], skip: list[str]) -> int:
+    return sum(v[0].numel() * v.element_size() for k, v in stacked.items() if k not in skip)
+
+
+class _Chunks:
+    """The path's points in chunks, kept when they fit in memory, else rebuilt on use."""
+
+    def __init__(
+        self,
+        stacked: dict[str, torch.Tensor],
+        fixed: Anchor,
+        coefficients: np.ndarray,
+        size: int,
+        skip: list[str],
+        keep: bool,
+    ) -> None:
+        self.stacked, self.fixed = stacked, fixed
+        self.coefficients = coefficients
+        self.starts = list(range(0, coefficients.shape[0], size))
+        self.size = size
+        self.skip = skip
+        self.kept: list[Chunk] | None = [self.build(s) for s in self.starts] if keep else None
+        #: Anchors with a nonzero coefficient somewhere: the others add nothing.
+        self.active = [int(k) for k in np.flatnonzero(np.any(self.coefficients != 0, axis=0))]
+
+    def build(self, start: int, skip: list[str] | tuple[()] | None = None) -> Chunk:
+        rows = self.coefficients[start : start + self.size]
+        return Chunk.build(self.stacked, self.fixed, rows, self.skip if skip is None else skip)
+
+    def __iter__(self) -> Any:
+        return iter(self.kept) if self.kept is not None else (self.build(s) for s in self.starts)
+
+
+def _recompute(
+    net: nn.Module, runner: Runner, chunks: _Chunks, source: Batches, settings: Settings
+) -> list[Chunk]:
+    """Every chunk with its points' batch norm statistics re-estimated."""
+    dev, n = settings.device, settings.bn_batches
+    todo = list(chunks)
+    if not isinstance(runner, Looped):  # one point per call would need its own counters
+
+        def run(states: list[tuple[dict, dict]], x: torch.Tensor) -> None:
+            with settings.autocast_context():
+                prepared = runner.prepare(x, chunks.active)
+                for chunk, (params, counters) in zip(todo, states):
+                    shared = {**chunk.shared, **counters}
+                    runner.forward(replace(chunk, params=params, shared=shared), x, prepared)
+
+        try:
+            states = recompute_statistics_stacked(
+                net, [(c.params, len(c)) for c in todo], source, n, dev, run
+            )
+        except ValueError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- e.g. a training mode vmap cannot run
+            logger.debug("batch norm statistics point by point: the batched pass failed with %r", exc)
+        else:
+            return [
+                replace(c, params=p, shared={**c.shared, **k}) for c, (p, k) in zip(todo, states)
+            ]
+    out = []
+    for start in chunks.starts:
+        # Whole points: the statistics pass runs the first layer itself.
+        chunk = chunks.build(start, skip=())
+        points = [recompute_statistics(net, chunk.point(i), source, n, dev) for i in range(len(chunk))]
+        out.append(Chunk.from_points(points, chunk.coef))
+    return out
+
+
+def sweep(
+    model: nn.Module,
+    path: Path,
+    splits: dict[str, Batches],
+    measures: Measures,
+    bn_source: Batches | None,
+    settings: Settings,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Every measure at every point, per split, shaped like the path's grid."""
+    dev = settings.device
+    net = _on_device(model, dev)
+    anchors = [{k: v.to(dev) for k, v in a.items()} for a in path.anchors]
+    ref = measures.reference
+    if ref is not None:
+        measures = replace(measures, reference={k: v.to(dev) for k, v in ref.items()})
+    first, _ = next(iter(next(iter(splits.values()))))
+    x0 = first[:PROBE_EXAMPLES].to(dev)
+    stacked, fixed = stack_anchors(anchors)
+    probe = Chunk.build(stacked, fixed, path.coefficients[:2])
+    runner, example_bytes = _choose(net, anchors, probe, x0)
+
+    budget = settings.memory or default_budget(dev)
+    shared_bytes = x0[:1].numel() * x0.element_size()
+    if runner.skipped:  # the anchors' first-layer outputs
+        shared_bytes += len(anchors) * example_bytes // 3
+    batch = max(b.batch_size for b in splits.values())
+    point_bytes = _point_bytes(stacked, runner.skipped)
+    size, examples = plan(budget, len(path), batch, point_bytes, example_bytes, shared_bytes)
+    size = settings.chunk_size or size
+    # Rebuilding the points per batch costs little next to running them; keeping them
+    # costs memory, which batch norm recompute needs anyway for the statistics.
+    keep = len(path) * point_bytes <= budget // 2 or bn_source is not None
+    chunks = _Chunks(stacked, fixed, path.coefficients, size, runner.skipped, keep)
+    logger.debug("%d points per chunk, at most %d examples per forward pass", size, examples)
+
+    names = measures.names
+    show = sys.stderr.isatty() if settings.progress is None else settings.progress
+    bar = tqdm(total=len(path) * len(splits), unit="point", disable=not show, desc="evaluate")
+    out: dict[str, dict[str, np.ndarray]] = {}
+    try:
+        with runner.installed():
+            todo: Any = chunks
+            if bn_source is not None:
+                todo = _recompute(net, runner, chunks, bn_source, settings)
+            for split, batches in splits.items():
+                values = _run_split(net, runner, todo, chunks.active, batches, measures, settings, examples, bar)
+                if ref is not None:
+                    values[:, -1] = np.sqrt(values[:, -1])
+                out[split] = {n: values[:, i].reshape(path.shape) for i, n in enumerate(names)}
+    finally:
+        bar.close()
+    return out
+
+
+def _pieces(x: torch.Tensor, y: torch.Tensor, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    if y.dim() == 0 or y.shape[0] <= size:
+        return [(x, y)]
+    return [(x[s : s + size], y[s : s + size]) for s in range(0, y.shape[0], size)]
+
+
+def _run_split(
+    net: nn.Module,
+    runner: Runner,
+    chunks: Any,
+    active: list[int],
+    batches: Batches,
+    m: Measures,
+    settings: Settings,
+    examples: int,
+    bar: Any,
+) -> np.ndarray:
+    """Means over one split of every measure at every point, shape ``(points, measures)``."""
+    dev = settings.device
+    sums: torch.Tensor | None = None
+    n_seen = 0
+    n_batches = len(batches) if batches.has_len() else None
+    with eval_mode(net), torch.no_grad():
+        for x, y in batches:
+            x = x.to(dev, non_blocking=True)
+            y = y.to(dev, non_blocking=True)
+            for xs, ys in _pieces(x, y, examples):
+                with settings.autocast_context():
+                    ref_out = None
+                    if m.reference is not None:
+                        plain = functional_call(net, m.reference, (xs,), strict=False)
+                        ref_out = compare_form(widened(plain), m.divergence)
+                    prepared = runner.prepare(xs, active)
+                rows = []
+                for chunk in chunks:
+                    with settings.autocast_context():
+                        outputs = runner.forward(chunk, xs, prepared)
+                    rows.append(runner.rows(m, outputs, ys, ref_out))
+                sums = torch.cat(rows) if sums is None else sums.add_(torch.cat(rows))
+                n_seen += ys.shape[0] if ys.dim() else 1
+            if n_batches:
+                bar.update(sums.shape[0] / n_batches)  # type: ignore[union-attr]
+    if sums is None or n_seen == 0:
+        raise ValueError(f"data {batches.name!r} has no examples")
+    if not n_batches:
+        bar.update(sums.shape[0])
+    return sums.cpu().numpy() / n_seen

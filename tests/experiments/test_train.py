@@ -1,0 +1,176 @@
+"""Training: accuracy on real MNIST, checkpoints, reuse, resume and seeds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from experiments import train as train_module
+from experiments.checkpoints import schedule
+from experiments.config import experiment
+from experiments.store import Run
+from experiments.train import main, train
+
+pytestmark = pytest.mark.usefixtures("data_root")
+
+
+def tiny(**changes):
+    """16 iterations of LeNet-300-100 on 512 real MNIST examples."""
+    base = dict(epochs=2, batch_size=64, train_examples=512, checkpoints=(3, 5))
+    return experiment("mnist_mlp", **{**base, **changes})
+
+
+def weights(run: Run) -> dict[str, torch.Tensor]:
+    return run.final
+
+
+def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_one_epoch_of_mnist_mlp_reaches_over_90_percent(tmp_path):
+    run = train(experiment("mnist_mlp", epochs=1), runs_dir=tmp_path, device="cpu")
+    summary = run.summary
+    assert summary["test_accuracy"] > 0.90
+    assert summary["iterations"] == 469  # ceil(60000 / 128)
+    assert run.iterations == schedule(469, 469)
+
+
+def test_checkpoints_follow_the_schedule_and_hold_the_weights(tmp_path):
+    run = train(tiny(), runs_dir=tmp_path, device="cpu")
+    assert run.iterations == schedule(16, 8, (3, 5)) == [0, 1, 2, 3, 4, 5, 8, 16]
+    assert not (run.path / "resume.pt").exists()
+    model = run.model()
+    assert same(model.state_dict(), run.final)
+    assert not same(run.init, run.final)
+    config = json.loads((run.path / "config.json").read_text())
+    assert config["name"] == run.config.name and config["checkpoints"] == run.iterations
+
+
+def test_a_finished_run_is_reused_without_training(tmp_path, monkeypatch):
+    first = train(tiny(), runs_dir=tmp_path, device="cpu")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(train_module._Trainer, "fit", refuse)
+    again = train(tiny(), runs_dir=tmp_path, device="cpu")
+    assert again.path == first.path and same(weights(again), weights(first))
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_an_interrupted_run_resumes_to_bit_identical_weights(tmp_path, monkeypatch, stop):
+    # KeyboardInterrupt is Ctrl-C (state saved at the current step); SystemExit stands
+    # for a kill, after which the run resumes from the last scheduled checkpoint.
+    config = tiny(optimizer="momentum", momentum=0.9, milestones="6it", dropout_seed=3)
+    reference = train(config, runs_dir=tmp_path / "a", device="cpu")
+    original = train_module._Trainer._train_step
+
+    def interrupted(self, inputs, targets):
+        if self.step == 7:
+            raise stop()
+        return original(self, inputs, targets)
+
+    monkeypatch.setattr(train_module._Trainer, "_train_step", interrupted)
+    with pytest.raises(stop):
+        train(config, runs_dir=tmp_path / "b", device="cpu")
+    run = Run(config, 0, tmp_path / "b")
+    assert not run.done and (run.path / "resume.pt").exists()
+    saved = torch.load(run.path / "resume.pt", weights_only=True)["step"]
+    assert saved == (7 if stop is KeyboardInterrupt else 5)
+    monkeypatch.setattr(train_module._Trainer, "_train_step", original)
+    resumed = train(config, runs_dir=tmp_path / "b", device="cpu")
+    assert same(weights(resumed), weights(reference))
+    for t in reference.iterations:
+        assert same(resumed.state(t), reference.state(t))
+
+
+def test_seeds_decide_the_weights(tmp_path):
+    a = train(tiny(), runs_dir=tmp_path / "a", device="cpu")
+    b = train(tiny(), runs_dir=tmp_path / "b", device="cpu")
+    assert same(weights(a), weights(b))
+    other = train(tiny(), replicate=1, runs_dir=tmp_path / "a", device="cpu")
+    assert not same(other.init, a.init)
+
+
+def test_optimizers_can_share_an_init_and_the_minibatches(tmp_path):
+    # Im et al. §4.1: one init, one minibatch order, different optimizers.
+    sgd = train(tiny(), runs_dir=tmp_path, device="cpu")
+    adam = train(tiny(optimizer="adam", lr=1e-3), runs_dir=tmp_path, device="cpu")
+    assert sgd.path != adam.path
+    assert same(sgd.init, adam.init) and not same(sgd.final, adam.final)
+    other_init = train(tiny(init_seed=1), runs_dir=tmp_path, device="cpu")
+    assert not same(other_init.init, sgd.init)
+
+
+def test_switching_optimizer_keeps_the_path_up_to_the_switch(tmp_path):
+    plain = train(tiny(), runs_dir=tmp_path, device="cpu")
+    switched = train(tiny(switch_at=5, switch_optimizer="adam", switch_lr=1e-3),
+                     runs_dir=tmp_path, device="cpu")
+    assert same(switched.state(5), plain.state(5))
+    assert not same(switched.state(8), plain.state(8))
+
+
+def test_runge_kutta_optimizers_train(tmp_path):
+    run = train(tiny(optimizer="rk_sgd_heun"), runs_dir=tmp_path, device="cpu")
+    assert run.summary["train_loss"] < run.summary["test_loss"] + 1.0
+    assert not same(run.init, run.final)
+
+
+def test_im_et_al_extreme_initialisation(tmp_path):
+    run = train(tiny(init="normal(-1,1)", epochs=0.125), runs_dir=tmp_path, device="cpu")
+    w = torch.cat([v.ravel() for k, v in run.init.items() if k.endswith("weight")])
+    assert abs(float(w.mean()) + 1) < 0.01 and abs(float(w.std()) - 1) < 0.01
+
+
+def test_cli_trains_lists_and_explains(tmp_path, capsys):
+    args = ["mnist_mlp", "--runs-dir", str(tmp_path), "--epochs", "1", "--batch-size", "64",
+            "--train-examples", "256", "--replicates", "2", "--device", "cpu"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("test accuracy") == 2 and str(tmp_path) in out
+    assert main(["--list"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("mnist_mlp", "cifar_resnet20", "imagenet_resnet50", "ptb_lstm_medium"):
+        assert name in listed
+    assert main(["mnst_mlp", "--runs-dir", str(tmp_path)]) == 2
+    assert "did you mean 'mnist_mlp'" in capsys.readouterr().err
+    assert main(["mnist_mlp", "--runs-dir", str(tmp_path), "--lr", "-1"]) == 2
+    assert "lr must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    helped = capsys.readouterr().out
+    for option in ("--lr", "--momentum", "--optimizer", "--switch-at", "--init-seed", "--warmup"):
+        assert option in helped
+
+
+def test_language_model_carries_its_state_and_resumes_exactly(tmp_path, monkeypatch):
+    # Zaremba et al.'s LSTM on a small text in the published PTB layout; the hidden state
+    # crosses segments, so a resumed run must restore it to match an uninterrupted one.
+    words = ["the", "cat", "sat", "on", "a", "mat", "<unk>", "dog"]
+    gen = torch.Generator().manual_seed(0)
+    (tmp_path / "data" / "ptb").mkdir(parents=True)
+    for split, lines in (("train", 120), ("valid", 10), ("test", 10)):
+        ids = torch.randint(len(words), (lines, 8), generator=gen)
+        text = "\n".join(" ".join(words[i] for i in row) for row in ids.tolist())
+        (tmp_path / "data" / "ptb" / f"ptb.{split}.txt").write_text(text + "\n")
+    config = experiment("ptb_lstm_medium", batch_size=4, epochs=1)
+    kwargs = dict(data_dir=tmp_path / "data", device="cpu")
+    reference = train(config, runs_dir=tmp_path / "a", **kwargs)
+    assert reference.summary["iterations"] == 7  # (1080 / 4 − 1) // 35
+    original = train_module._Trainer._train_step
+
+    def interrupted(self, inputs, targets):
+        if self.step == 3:
+            assert self.hidden is not None  # carried from the previous segment
+            raise KeyboardInterrupt
+        return original(self, inputs, targets)
+
+    monkeypatch.setattr(train_module._Trainer, "_train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, runs_dir=tmp_path / "b", **kwargs)
+    monkeypatch.setattr(train_module._Trainer, "_train_step", original)
+    resumed = train(config, runs_dir=tmp_path / "b", **kwargs)
+    assert same(weights(resumed), weights(reference))
