@@ -85,8 +85,11 @@ class Settings:
     def key(self, analysis: str) -> str:
         """What the result of ``analysis`` depends on, as a canonical JSON string."""
         values = asdict(self)
-        for unused in ("device", "data_dir", "runs_dir", "progress"):
+        # The data and run folders stay in: other data means other results.
+        for unused in ("device", "progress"):
             values.pop(unused)
+        values["data_dir"] = None if self.data_dir is None else str(self.data_dir)
+        values["runs_dir"] = None if self.runs_dir is None else str(self.runs_dir)
         grid = "from_alphas" if analysis == "from_iteration" else "alphas"
         if analysis in ZOOMS or analysis == "trajectory":
             grid = None
