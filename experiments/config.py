@@ -11,12 +11,13 @@ configurations of the cited works, Im et al. (2016, §3.4) batch 128 for 200 epo
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from landscapes.names import unknown_name
 
 __all__ = ["TrainConfig", "EXPERIMENTS", "experiment", "describe_experiments", "PRECISIONS"]
 
@@ -151,9 +152,7 @@ def _jsonable(value: Any) -> Any:
 
 def _choose(kind: str, value: str, choices: list[str]) -> None:
     if value not in choices:
-        close = difflib.get_close_matches(value, choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown {kind} {value!r}{hint}; choose from {sorted(choices)}")
+        raise unknown_name(kind, value, choices)
 
 
 def _coerce(config: TrainConfig) -> None:

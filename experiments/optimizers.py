@@ -30,7 +30,6 @@ decay of the running average of squared gradients (RMSprop's ``alpha``, Adadelta
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 import numbers
@@ -40,6 +39,8 @@ from typing import Any, NamedTuple
 
 import torch
 from torch.optim import Optimizer
+
+from landscapes.names import unknown_name
 
 __all__ = [
     "Tableau",
@@ -392,9 +393,7 @@ def make_optimizer(
     ValueError: optimizer 'adam' takes no momentum; its options are ['betas', 'eps', 'weight_decay']
     """
     if name not in OPTIMIZERS:
-        close = difflib.get_close_matches(name, list(OPTIMIZERS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown optimizer {name!r}{hint}; choose from {sorted(OPTIMIZERS)}")
+        raise unknown_name("optimizer", name, OPTIMIZERS)
     options = {"momentum": momentum, "betas": betas, "eps": eps, "rho": rho}
     _check_hyperparameters(lr=lr, weight_decay=weight_decay, **options)
     factory = OPTIMIZERS[name]

@@ -9,7 +9,6 @@ import it.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from landscapes import grids
+from landscapes.names import unknown_name
 
 __all__ = ["Settings", "System", "ANALYSES", "ZOOMS", "describe_systems", "get_system"]
 
@@ -336,10 +336,8 @@ def get_system(name: str) -> System:
             return TheorySystem(name)
         except ValueError:
             pass
-    choices = sorted([*networks, "deep_linear", "deep_linear_L<depth>_w<width>"])
-    close = difflib.get_close_matches(name, [*networks, *THEORY], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"unknown system {name!r}{hint}; choose from {choices}")
+    raise unknown_name("system", name, [*networks, *THEORY],
+                       listed=[*networks, "deep_linear", "deep_linear_L<depth>_w<width>"])
 
 
 def describe_systems() -> list[tuple[str, str]]:

@@ -29,7 +29,6 @@ for the feed-forward ones, with :func:`torch.vmap` over stacked parameters.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from experiments.models.mlp import fully_connected, lenet_300_100
 from experiments.models.nin import nin
 from experiments.models.resnet import cifar_resnet, resnet50
 from experiments.models.vgg import vgg16, vgg16_dropout
+from landscapes.names import unknown_name
 
 __all__ = [
     "DATASETS",
@@ -169,9 +169,7 @@ def spec(name: str) -> ModelSpec:
     ValueError: unknown model 'mnst_mlp' (did you mean 'mnist_mlp'?); choose from [...]
     """
     if name not in MODELS:
-        close = difflib.get_close_matches(str(name), MODELS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown model {name!r}{hint}; choose from {sorted(MODELS)}")
+        raise unknown_name("model", name, MODELS)
     return MODELS[name]
 
 
