@@ -116,15 +116,16 @@ def find(net: nn.Module, anchors: Sequence[Anchor], x: torch.Tensor) -> tuple[st
 def combine(coef: torch.Tensor, terms: Sequence[torch.Tensor | None]) -> torch.Tensor:
     """Σ_k C[:, k]·t_k with a leading point dimension, skipping ``None`` terms.
 
-    Elementwise in a fixed order, so that each point's values are bit for bit the
-    same whichever other points share its chunk (a matrix product would not be).
+    Elementwise in a fixed order, so that each point's values are the same whichever
+    other points share its chunk (a matrix product would not promise that); one pass
+    over the output per term, accumulated in place.
     """
     out: torch.Tensor | None = None
     for k, t in enumerate(terms):
         if t is None:
             continue
-        term = coef[:, k].reshape((-1,) + (1,) * t.dim()) * t
-        out = term if out is None else out + term
+        c = coef[:, k].reshape((-1,) + (1,) * t.dim())
+        out = c * t if out is None else out.addcmul_(c, t)
     if out is None:
         raise ValueError("no anchor has a nonzero coefficient")
     return out

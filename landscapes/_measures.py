@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from landscapes.anchors import Anchor
 
@@ -87,6 +88,35 @@ def _float64(value: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(float(value), dtype=torch.float64, device=like.device)
 
 
+def _cross_entropy(loss_fn: Metric, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+    """Cross entropy of ``(N, C)`` scores as logsumexp minus the target's score, when
+    ``loss_fn`` is PyTorch's with default options; ``None`` otherwise.
+
+    The same quantity ``log_softmax`` then ``nll_loss`` give, to rounding, at about
+    half their cost on CPU for a few classes, where it was a tenth of an MNIST sweep.
+    """
+    if loss_fn is nn.functional.cross_entropy:
+        reduction, ignore = "mean", -100
+    elif (
+        type(loss_fn) is nn.CrossEntropyLoss
+        and loss_fn.weight is None
+        and loss_fn.label_smoothing == 0
+        and loss_fn.reduction in ("mean", "sum")
+    ):
+        reduction, ignore = loss_fn.reduction, loss_fn.ignore_index
+    else:
+        return None
+    if (
+        outputs.dim() != 2
+        or targets.dim() != 1
+        or targets.dtype != torch.long
+        or bool((targets == ignore).any())
+    ):
+        return None
+    per_example = torch.logsumexp(outputs, 1) - outputs.gather(1, targets.unsqueeze(1)).squeeze(1)
+    return per_example.sum() if reduction == "sum" else per_example.mean()
+
+
 def row(
     m: Measures,
     outputs: torch.Tensor,
@@ -103,7 +133,9 @@ def row(
     """
     outputs = widened(outputs)
     n = targets.shape[0] if targets.dim() else 1
-    loss = m.loss_fn(outputs, targets)
+    loss = _cross_entropy(m.loss_fn, outputs, targets)
+    if loss is None:
+        loss = m.loss_fn(outputs, targets)
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         raise ValueError(
             f"loss_fn returned {type(loss).__name__} of shape "

@@ -13,7 +13,12 @@
   z_p = Σ_k C[p, k]·(W_k u + b_k): the anchors' outputs are computed once per batch
   and combined per point, and only the rest of the network runs per point.
 - **Bounded memory.** The chunk size comes from a memory budget
-  (:mod:`landscapes.memory`).
+  (:mod:`landscapes.memory`): whole batches of examples first, then as many points
+  as fit.
+- **CPU specifics.** On CPU, conv nets run point after point (vmap would turn their
+  convolutions into slower grouped ones) with images in channels-last layout where
+  the model's outputs stay the same; while the engine runs, glibc keeps freed memory
+  mapped instead of faulting it in again for every chunk (``landscapes._heap``).
 - **Batch norm recompute** gathers the statistics of every point in one pass over
   the recompute batches.
 
@@ -171,7 +176,7 @@ def evaluate(
     memory : int, optional
         Memory budget in bytes for the parameters and activations of a chunk; default
         :func:`landscapes.memory.default_budget` of the device (half the free GPU
-        memory; 64 MiB on CPU, where activations that stay in cache run fastest).
+        memory; 128 MiB on CPU, where activations close to the cache run fastest).
     precision : {"float32", "bfloat16", "float16"}
         ``"float32"`` runs the model in its own dtype (exact). The others run the
         forward passes under :func:`torch.autocast` in that dtype, which trades

@@ -262,3 +262,55 @@ def test_vmapped_convolutions_equal_per_point_loop(model, bn, monkeypatch, caplo
     loss, err = plain_loop(net, path, *test, bn_data=bn_data)
     np.testing.assert_allclose(ds.loss.sel(split="test").values, loss, rtol=1e-10)
     np.testing.assert_allclose(ds.error.sel(split="test").values, err, atol=1e-12)
+
+
+class ViewFlatten(nn.Module):
+    """Flattens a 2 × 2 feature map with ``.view``, which channels-last input breaks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3)
+        self.mix = nn.Conv2d(4, 4, 1)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.mix(torch.relu(self.conv(x)))
+        return self.head(h.view(h.shape[0], -1))
+
+
+def conv_bn_rgb():
+    # two input channels: with one, channels-last and channels-first are the same layout
+    return nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 1),
+                         nn.Flatten(), nn.Linear(16, 3))
+
+
+@pytest.mark.parametrize("builder, layout", [(conv_bn_rgb, "images go channels-last"),
+                                             (ViewFlatten, "images stay channels-first")])
+@pytest.mark.parametrize("dtype, rtol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+def test_channels_last_only_where_the_outputs_stay_the_same(builder, layout, dtype, rtol, caplog):
+    net, points = anchors(builder, dtype, 2, seed=6)
+    path = make_path("linear", points)
+    gen = torch.Generator().manual_seed(7)
+    x, y = torch.randn(48, 2, 4, 4, generator=gen).to(dtype), torch.randint(0, 3, (48,), generator=gen)
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        ds = evaluate(net, path, (x, y), device="cpu", batch_size=16, progress=False)
+    assert layout in caplog.text
+    loss, err = plain_loop(net, path, x, y)
+    np.testing.assert_allclose(ds.loss.values, loss, rtol=rtol)
+    np.testing.assert_allclose(ds.error.values, err, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+def test_bn_recompute_with_channels_last_images(dtype, rtol, caplog):
+    net, points = anchors(conv_bn_rgb, dtype, 4, seed=8)
+    path = make_path("bilinear", points)
+    gen = torch.Generator().manual_seed(9)
+    x, y = torch.randn(48, 2, 4, 4, generator=gen).to(dtype), torch.randint(0, 3, (48,), generator=gen)
+    train, test = (x[:32], y[:32]), (x[32:], y[32:])
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        ds = evaluate(net, path, {"train": train, "test": test}, bn="recompute", bn_batches=2,
+                      device="cpu", batch_size=16, progress=False)
+    assert "images go channels-last" in caplog.text
+    loss, err = plain_loop(net, path, *test, bn_data=train[0])
+    np.testing.assert_allclose(ds.loss.sel(split="test").values, loss, rtol=rtol)
+    np.testing.assert_allclose(ds.error.sel(split="test").values, err, atol=1e-12)
