@@ -118,17 +118,25 @@ def combine(coef: torch.Tensor, terms: Sequence[torch.Tensor | None]) -> torch.T
 
     Elementwise in a fixed order, so that each point's values are the same whichever
     other points share its chunk (a matrix product would not promise that); one pass
-    over the output per term, accumulated in place.
+    over the output per term, accumulated in place. Two terms whose coefficients sum
+    to one (a line, θ(α) = (1−α)·θ_0 + α·θ_1) take a single pass, ``torch.lerp``.
     """
-    out: torch.Tensor | None = None
-    for k, t in enumerate(terms):
-        if t is None:
-            continue
-        c = coef[:, k].reshape((-1,) + (1,) * t.dim())
-        out = c * t if out is None else out.addcmul_(c, t)
-    if out is None:
+    live = [k for k, t in enumerate(terms) if t is not None]
+    if not live:
         raise ValueError("no anchor has a nonzero coefficient")
-    return out
+    if len(live) == 2 and all(terms[k].dtype == coef.dtype for k in live):  # type: ignore[union-attr]
+        # (under autocast the terms may be bf16: lerp would round α to bf16 too)
+        i, j = live
+        eps = torch.finfo(coef.dtype).eps
+        if float((coef[:, i] + coef[:, j] - 1).abs().max()) <= 4 * eps:
+            t_i, t_j = terms[i], terms[j]
+            return torch.lerp(t_i, t_j, coef[:, j].reshape((-1,) + (1,) * t_j.dim()))  # type: ignore[union-attr]
+    out: torch.Tensor | None = None
+    for k in live:
+        t = terms[k]
+        c = coef[:, k].reshape((-1,) + (1,) * t.dim())  # type: ignore[union-attr]
+        out = c * t if out is None else out.addcmul_(c, t)
+    return out  # type: ignore[return-value]
 
 
 @dataclass
