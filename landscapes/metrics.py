@@ -237,9 +237,10 @@ def _linear_barrier_core(L: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, n
     L0, Ln = L[..., :1], L[..., -1:]
     with np.errstate(invalid="ignore", over="ignore"):
         excess = L - ((1 - t) * L0 + t * Ln)
-        # The chord itself is only known to a few ulps of its endpoints; anything
-        # below that is rounding, not a barrier.
-        floor = 8 * np.finfo(float).eps * np.maximum(np.abs(L0), np.abs(Ln))
+        # The chord itself is only known to a few ulps of its endpoints (and, among
+        # subnormal values, to a few of the smallest steps); below that is rounding.
+        info = np.finfo(float)
+        floor = 8 * (info.eps * np.maximum(np.abs(L0), np.abs(Ln)) + info.smallest_subnormal)
         excess = np.where(excess > floor, excess, 0.0)
     bad = _has_nan(L) | ~np.isfinite(L0[..., 0]) | ~np.isfinite(Ln[..., 0])
     return _peak(excess, grid, bad)

@@ -136,6 +136,12 @@ def test_linear_barrier_of_a_straight_line_is_zero(slope, intercept, n, data):
     assert np.isnan(res.location)
 
 
+def test_linear_barrier_of_a_subnormal_straight_line_is_zero():
+    # found by the test above: rounding among subnormals is absolute, not relative
+    grid = np.array([0.0, 0.0625, 0.125])
+    assert float(metrics.linear_barrier(curve(2.225073858507e-311 * grid, grid)).height) == 0
+
+
 def test_linear_barrier_measures_bump_over_the_chord():
     grid = np.linspace(0, 1, 11)
     L = 3 - 2 * grid + 0.5 * np.sin(np.pi * grid)  # chord 3 − 2α, bump peaks at α = 0.5
