@@ -122,7 +122,7 @@ def _prefer_channels_last(
 ) -> None:
     """Give a CPU conv net its images channels-last if its outputs stay the same.
 
-    oneDNN's convolutions run 15-35% faster on channels-last input (ResNet-20, 2
+    oneDNN's convolutions run 13-36% faster on channels-last input (ResNet-20, 2
     cores); a model that ``.view``-s a feature map cannot take it, hence the check.
     """
     if (
