@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from collections.abc import Callable
@@ -13,6 +12,17 @@ from torch import nn
 __all__ = ["median_time", "forward_flops", "peak_gflops"]
 
 
+def _times(fn: Callable[[], object], repeats: int) -> list[float]:
+    """Wall-clock seconds of ``repeats`` calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def median_time(fn: Callable[[], object], repeats: int) -> float:
     """Median wall-clock seconds of ``repeats`` calls after one warm-up call.
 
@@ -21,13 +31,7 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     >>> median_time(lambda: sum(range(10)), 3) >= 0
     True
     """
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(_times(fn, repeats))
 
 
 def forward_flops(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:
@@ -71,10 +75,4 @@ def peak_gflops(size: int = 2048, repeats: int = 10) -> float:
     machine other load only ever slows a run down.
     """
     a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.mm(a, b)
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+    return 2 * size**3 / min(_times(lambda: torch.mm(a, b), repeats)) / 1e9

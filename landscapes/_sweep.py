@@ -79,8 +79,14 @@ def _matches(got: torch.Tensor, expected: torch.Tensor) -> bool:
     )
 
 
-def _activation_bytes(net: nn.Module, probe: Chunk, x: torch.Tensor) -> tuple[list[Any], int]:
-    """Per-point outputs on the probe, and the activation bytes of one example at one point."""
+#: Activations alive at once, in units of the largest layer output: a layer's input,
+#: its output, and a residual branch.
+ALIVE = 3
+
+
+def _largest_output(net: nn.Module, probe: Chunk, x: torch.Tensor) -> tuple[list[Any], int]:
+    """Per-point outputs on the probe, and the bytes of the largest layer output that
+    one example allocates at one point."""
     largest = 0
 
     def measure(module: nn.Module, args: Any, out: Any) -> None:
@@ -100,21 +106,28 @@ def _activation_bytes(net: nn.Module, probe: Chunk, x: torch.Tensor) -> tuple[li
     finally:
         for h in handles:
             h.remove()
-    # Alive at once: a layer's input, its output, and a residual branch.
     n = x.shape[0] if x.dim() else 1
-    return expected, 3 * -(-largest // max(n, 1))
+    return expected, -(-largest // max(n, 1))
 
 
 def _choose(net: nn.Module, anchors: list[Anchor], probe: Chunk, x: torch.Tensor) -> tuple[Runner, int]:
-    """How to run this model, and the activation bytes of one example at one point.
+    """How to run this model, and the bytes of its largest layer output per example.
 
     Runs the per-point forward pass on a few examples at the first points, then the
     batched one with and without first-layer reuse, and keeps the fastest that agrees.
     """
-    expected, example_bytes = _activation_bytes(net, probe, x)
+    expected, largest = _largest_output(net, probe, x)
     runner = _fastest(net, anchors, probe, x, expected)
     _prefer_channels_last(net, runner, anchors, probe, x, expected)
-    return runner, example_bytes
+    return runner, largest
+
+
+def _probe_outputs(runner: Runner, probe: Chunk, x: torch.Tensor, anchors: list[Anchor]) -> torch.Tensor:
+    """The runner's outputs at the probe's points, stacked."""
+    lean = replace(probe, params={k: v for k, v in probe.params.items() if k not in runner.skipped})
+    with runner.installed(), eval_mode(runner.net), torch.no_grad():
+        got = runner.forward(lean, x, runner.prepare(x, range(len(anchors))))
+    return torch.stack(got) if isinstance(got, list) else got
 
 
 def _prefer_channels_last(
@@ -132,15 +145,11 @@ def _prefer_channels_last(
         or not all(isinstance(e, torch.Tensor) for e in expected)
     ):
         return
-    lean = replace(probe, params={k: v for k, v in probe.params.items() if k not in runner.skipped})
-    xc = x.contiguous(memory_format=torch.channels_last)
     try:
-        with runner.installed(), eval_mode(net), torch.no_grad():
-            got = runner.forward(lean, xc, runner.prepare(xc, range(len(anchors))))
+        got = _probe_outputs(runner, probe, x.contiguous(memory_format=torch.channels_last), anchors)
     except Exception as exc:  # noqa: BLE001 -- a layout is an optimisation; never fail for it
         logger.debug("images stay channels-first: channels-last failed with %r", exc)
         return
-    got = torch.stack(got) if isinstance(got, list) else got
     if not _matches(got, torch.stack(expected)):
         logger.debug("images stay channels-first: channels-last changes the outputs")
         return
@@ -165,10 +174,8 @@ def _fastest(
         logger.debug("evaluating point by point: the model's outputs are not a floating-point tensor")
         return Looped(net)
     wanted = torch.stack(expected)
-    plain = Batched(net, None)
     try:
-        with eval_mode(net), torch.no_grad():
-            got = plain.forward(probe, x, None)
+        got = _probe_outputs(Batched(net, None), probe, x, anchors)
     except Exception as exc:  # noqa: BLE001 -- whatever vmap cannot run, the loop can
         logger.debug("evaluating point by point: torch.vmap failed with %r", exc)
         return Looped(net)
@@ -185,11 +192,8 @@ def _fastest(
         logger.debug("first-layer reuse off: %s", why)
         return kind(net, None)
     reuse = kind(net, Reuse(net, name, anchors))
-    lean = replace(probe, params={k: v for k, v in probe.params.items() if k not in reuse.skipped})
     try:
-        with reuse.installed(), eval_mode(net), torch.no_grad():
-            got = reuse.forward(lean, x, reuse.prepare(x, range(len(anchors))))
-            got = torch.stack(got) if isinstance(got, list) else got
+        got = _probe_outputs(reuse, probe, x, anchors)
     except Exception as exc:  # noqa: BLE001 -- reuse is an optimisation; never fail for it
         logger.debug("first-layer reuse off: it failed with %r", exc)
         return kind(net, None)
@@ -295,19 +299,20 @@ def sweep(
     x0 = first[:PROBE_EXAMPLES].to(dev)
     stacked, fixed = stack_anchors(anchors)
     probe = Chunk.build(stacked, fixed, path.coefficients[:2])
-    runner, example_bytes = _choose(net, anchors, probe, x0)
+    runner, largest = _choose(net, anchors, probe, x0)
+    example_bytes = ALIVE * largest
 
     budget = settings.memory or default_budget(dev)
     shared_bytes = x0[:1].numel() * x0.element_size()
     if runner.skipped:  # the anchors' first-layer outputs
-        shared_bytes += len(anchors) * example_bytes // 3
+        shared_bytes += len(anchors) * largest
     batch = max(b.batch_size for b in splits.values())
     point_bytes = _point_bytes(stacked, runner.skipped)
     size, examples = plan(budget, len(path), batch, point_bytes, example_bytes, shared_bytes)
     if dev.type == "cpu":
         # A tensor above glibc's mmap threshold is mapped afresh, and faulted page by
         # page, on every allocation: keep each layer's output for the chunk below it.
-        size = max(1, min(size, MMAP_CEILING // max(examples * example_bytes // 3, 1)))
+        size = max(1, min(size, MMAP_CEILING // max(examples * largest, 1)))
     size = settings.chunk_size or size
     # Rebuilding the points per batch costs little next to running them; keeping them
     # costs memory, which batch norm recompute needs anyway for the statistics.
