@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from experiments import checkpoints
 from experiments.config import TrainConfig, parse_init
 from experiments.store import Run, seed, write_json
-from landscapes.engine import resolve_device
+from landscapes.devices import resolve_device
 
 __all__ = ["train", "train_replicates", "iterations_per_epoch", "main"]
 

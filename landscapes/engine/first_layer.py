@@ -22,7 +22,7 @@ from torch import nn
 from torch.func import functional_call
 
 from landscapes.anchors import Anchor, is_interpolated
-from landscapes.batchnorm import eval_mode
+from landscapes.engine.batchnorm import eval_mode
 
 __all__ = ["Reuse", "combine", "find"]
 

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from landscapes.memory import CPU_BUDGET, default_budget, plan
+from landscapes.engine.memory import CPU_BUDGET, default_budget, plan
 
 sizes = st.integers(min_value=1, max_value=10**6)
 

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from landscapes._first_layer import combine
+from landscapes.engine.first_layer import combine
 
 coefficient = st.floats(-3.0, 3.0, allow_nan=False)
 

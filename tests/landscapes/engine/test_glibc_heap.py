@@ -7,7 +7,7 @@ import resource
 import pytest
 import torch
 
-from landscapes import _heap
+from landscapes.engine import glibc_heap
 
 
 def _faults_allocating(times: int, numel: int) -> int:
@@ -22,16 +22,16 @@ def _faults_allocating(times: int, numel: int) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
-@pytest.mark.skipif(_heap._LIBC is None, reason="needs glibc")
+@pytest.mark.skipif(glibc_heap._LIBC is None, reason="needs glibc")
 def test_reallocating_inside_kept_does_not_fault_each_page_again():
     numel = 6 * 2**20  # 24 MiB: below the mmap threshold; three exceed any trim one glibc picks
     pages = numel * 4 // resource.getpagesize()
     # glibc's start-up defaults, whatever ran before in this process: every such
     # tensor is then mapped afresh
-    _heap._LIBC.mallopt(_heap._M_MMAP_THRESHOLD, 128 * 2**10)
-    _heap._LIBC.mallopt(_heap._M_TRIM_THRESHOLD, 128 * 2**10)
+    glibc_heap._LIBC.mallopt(glibc_heap._M_MMAP_THRESHOLD, 128 * 2**10)
+    glibc_heap._LIBC.mallopt(glibc_heap._M_TRIM_THRESHOLD, 128 * 2**10)
     outside = _faults_allocating(20, numel)
-    with _heap.kept():
+    with glibc_heap.kept():
         _faults_allocating(1, numel)  # the heap grows once
         inside = _faults_allocating(20, numel)
     # inside: at most one round's worth (3 tensors × pages). Outside, how many rounds
@@ -42,6 +42,6 @@ def test_reallocating_inside_kept_does_not_fault_each_page_again():
 
 
 def test_kept_is_a_no_op_without_glibc_and_lets_errors_through(monkeypatch):
-    monkeypatch.setattr(_heap, "_LIBC", None)
-    with pytest.raises(KeyError), _heap.kept():
+    monkeypatch.setattr(glibc_heap, "_LIBC", None)
+    with pytest.raises(KeyError), glibc_heap.kept():
         raise KeyError("x")

@@ -3,7 +3,7 @@
 A chunk's parameters are stacked along a leading point dimension (one tensor
 contraction per entry) and the model runs once per data batch for all of them under
 :func:`torch.vmap` of :func:`torch.func.functional_call`; with first-layer reuse the
-first layer's output is combined from the anchors' (see :mod:`landscapes._first_layer`).
+first layer's output is combined from the anchors' (see :mod:`landscapes.engine.first_layer`).
 :class:`Looped` is the plain per-point fallback with the same interface.
 """
 
@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from landscapes import _measures
-from landscapes._first_layer import Reuse, combine
+from landscapes.engine import measures
+from landscapes.engine.first_layer import Reuse, combine
 from landscapes.anchors import Anchor, is_interpolated
 
 __all__ = ["Chunk", "Batched", "Looped", "Runner", "stack_anchors"]
@@ -130,7 +130,7 @@ class Batched:
 
     def rows(
         self,
-        m: _measures.Measures,
+        m: measures.Measures,
         outputs: torch.Tensor | Sequence[torch.Tensor],
         y: torch.Tensor,
         ref_out: torch.Tensor | None,
@@ -138,11 +138,11 @@ class Batched:
         """Every point's measure row, vmapped where the measures allow it."""
         if self.vmap_measures and isinstance(outputs, torch.Tensor):
             try:
-                return torch.vmap(lambda o: _measures.row(m, o, y, ref_out))(outputs)
+                return torch.vmap(lambda o: measures.row(m, o, y, ref_out))(outputs)
             except Exception as exc:  # noqa: BLE001 -- a user metric vmap cannot run: loop
                 logger.debug("measures run per point: vmap failed with %r", exc)
                 self.vmap_measures = False
-        return torch.stack([_measures.row(m, o, y, ref_out) for o in outputs])
+        return torch.stack([measures.row(m, o, y, ref_out) for o in outputs])
 
 
 class Looped(Batched):

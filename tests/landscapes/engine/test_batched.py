@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from landscapes import evaluate, paths
-from landscapes._first_layer import find
+from landscapes.engine.first_layer import find
 
 LOGGER = "landscapes.engine"
 
@@ -249,7 +249,7 @@ def test_invalid_engine_options(kwargs, message):
 @pytest.mark.parametrize("model", ["conv", "conv_bn"])
 def test_vmapped_convolutions_equal_per_point_loop(model, bn, monkeypatch, caplog):
     # On CPU the engine runs conv nets point by point; the vmapped (GPU) way must agree too.
-    monkeypatch.setattr("landscapes._sweep._later_convolutions", lambda net, first: False)
+    monkeypatch.setattr("landscapes.engine.sweep._later_convolutions", lambda net, first: False)
     net, points = anchors(MODELS[model], torch.float64, 4, seed=5)
     path = make_path("bilinear", points)
     x, y = data(torch.float64, seed=4)

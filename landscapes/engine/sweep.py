@@ -21,18 +21,18 @@ from torch import nn
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from landscapes._batched import Batched, Chunk, Looped, Runner, stack_anchors
-from landscapes._first_layer import Reuse, find
-from landscapes._heap import MMAP_CEILING, kept
-from landscapes._measures import Measures, compare_form, widened
+from landscapes.engine.runners import Batched, Chunk, Looped, Runner, stack_anchors
+from landscapes.engine.first_layer import Reuse, find
+from landscapes.engine.glibc_heap import MMAP_CEILING, kept
+from landscapes.engine.measures import Measures, compare_form, widened
 from landscapes.anchors import Anchor
-from landscapes.batches import Batches
-from landscapes.batchnorm import (
+from landscapes.engine.batches import Batches
+from landscapes.engine.batchnorm import (
     eval_mode,
     recompute_statistics,
     recompute_statistics_stacked,
 )
-from landscapes.memory import default_budget, plan
+from landscapes.engine.memory import default_budget, plan
 from landscapes.paths import Path
 
 __all__ = ["Settings", "sweep"]

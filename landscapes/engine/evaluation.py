@@ -1,33 +1,4 @@
-"""The evaluation engine: loss and error of any model at every point of a path.
-
-:func:`evaluate` costs close to the arithmetic a path really needs:
-
-- **Batched points.** Points are evaluated in chunks whose parameters are stacked
-  along a leading point dimension (formed from the anchors directly: no
-  ``load_state_dict``, no model copies); the model runs once per data batch for the
-  whole chunk under :func:`torch.vmap` of :func:`torch.func.functional_call`. Data
-  batches are the outer loop: each is moved to the device once and shared by every
-  chunk.
-- **First-layer reuse.** Every point is θ_p = Σ_k C[p, k]·θ_k, so a first layer that
-  is ``nn.Linear`` or ``nn.Conv1d/2d/3d`` has the pre-activation
-  z_p = Σ_k C[p, k]·(W_k u + b_k): the anchors' outputs are computed once per batch
-  and combined per point, and only the rest of the network runs per point.
-- **Bounded memory.** The chunk size comes from a memory budget
-  (:mod:`landscapes.memory`): whole batches of examples first, then as many points
-  as fit.
-- **CPU specifics.** On CPU, conv nets run point after point (vmap would turn their
-  convolutions into slower grouped ones) with images in channels-last layout where
-  the model's outputs stay the same; while the engine runs, glibc keeps freed memory
-  mapped instead of faulting it in again for every chunk (``landscapes._heap``).
-- **Batch norm recompute** gathers the statistics of every point in one pass over
-  the recompute batches.
-
-Where vmap or reuse does not apply (a module vmap cannot run, a first layer of
-another kind, an input that depends on the parameters), the engine falls back to the
-plain per-point loop or to the full forward pass and says why in a debug message of
-the ``landscapes.engine`` logger. Either way the numbers equal the per-point loop's
-up to floating-point rounding.
-"""
+"""The public entry point :func:`evaluate`: check the inputs, run the sweep, label the result."""
 
 from __future__ import annotations
 
@@ -40,14 +11,15 @@ import xarray as xr
 from torch import nn
 
 from landscapes import results
-from landscapes._measures import Measures, classification_error
-from landscapes._sweep import Settings, sweep
+from landscapes.devices import resolve_device
+from landscapes.engine.measures import Measures, classification_error
+from landscapes.engine.sweep import Settings, sweep
 from landscapes.anchors import Anchor, as_anchor
-from landscapes.batches import Batches, as_batches
-from landscapes.batchnorm import BN_MODES, has_batchnorm
+from landscapes.engine.batches import Batches, as_batches
+from landscapes.engine.batchnorm import BN_MODES, has_batchnorm
 from landscapes.paths import Path
 
-__all__ = ["evaluate", "resolve_device", "classification_error"]
+__all__ = ["evaluate", "classification_error", "DIVERGENCES", "PRECISIONS"]
 
 #: Allowed ``divergence`` values.
 DIVERGENCES = ("outputs", "probabilities")
@@ -59,25 +31,6 @@ PRECISIONS: dict[str, torch.dtype | None] = {
 }
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """Turn ``"auto"`` into CUDA when present, else CPU; check explicit choices.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    device(type='cpu')
-    """
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda[:N]'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'auto' or 'cpu'")
-    return dev
 
 
 def _describe(fn: Any) -> str:
@@ -175,7 +128,7 @@ def evaluate(
         Results do not depend on it.
     memory : int, optional
         Memory budget in bytes for the parameters and activations of a chunk; default
-        :func:`landscapes.memory.default_budget` of the device (half the free GPU
+        :func:`landscapes.engine.memory.default_budget` of the device (half the free GPU
         memory; 128 MiB on CPU, where activations close to the cache run fastest).
     precision : {"float32", "bfloat16", "float16"}
         ``"float32"`` runs the model in its own dtype (exact). The others run the

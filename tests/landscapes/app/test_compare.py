@@ -9,8 +9,9 @@ from urllib.error import URLError
 import numpy as np
 import pytest
 
-from landscapes import compare, grids, metrics, results
-from landscapes.systems import ANALYSES, Settings, get_system
+from landscapes import grids, metrics, results
+from landscapes.app import compare
+from landscapes.app.systems import ANALYSES, Settings, get_system
 
 
 def settings(replicates: int = 4, alphas=None, data_dir=None, **changes) -> Settings:
@@ -113,7 +114,7 @@ def test_cli_end_to_end_then_warm_reuse(tmp_path, data_root, monkeypatch, capsys
     assert "barrier final->final" in out and "max residual/norm" in out
     first = results.load_tree(tmp_path / "out" / "comparison.nc")
 
-    from landscapes import systems
+    from landscapes.app import systems
 
     def refuse(*args, **kwargs):
         raise AssertionError("a warm run recomputed an analysis")

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from landscapes._measures import _cross_entropy
+from landscapes.engine.measures import _cross_entropy
 
 
 @settings(deadline=None, max_examples=40)
