@@ -64,6 +64,8 @@ class LandscapeAccessor:
     convexity = _forward(metrics.convexity)
     local_minima = _forward(metrics.local_minima)
     half_drop_alpha = _forward(metrics.half_drop_alpha)
+    flattening = _forward(metrics.flattening)
+    bump_barrier = _forward(metrics.bump_barrier)
 
     def plot(self, *args: Any, **kwargs: Any) -> Axes:
         """Draw the dataset with the plot that fits its kind; returns the Axes.

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Anchor", "as_anchor", "check_anchors", "gram", "is_interpolated"]
+__all__ = ["Anchor", "as_anchor", "check_anchors", "gram", "is_interpolated", "squared_distances"]
 
 Anchor = dict[str, torch.Tensor]
 
@@ -158,3 +158,29 @@ def gram(anchors: Sequence[Anchor], *, shifted: bool = False) -> np.ndarray:
             flat[1:] -= flat[0]
         g += (flat @ flat.T).numpy()
     return g
+
+
+def squared_distances(anchors: Sequence[Anchor]) -> np.ndarray:
+    """‖θ_i − θ_j‖² between every two anchors, over their floating-point entries (float64).
+
+    Each difference is formed before it is squared, so two nearly equal anchors of large
+    norm (a late checkpoint and the final weights) get their true small distance, not
+    the rounding of ‖θ_i‖² − 2⟨θ_i, θ_j⟩ + ‖θ_j‖². For coefficients δ summing to zero,
+    ‖Σ δ_k θ_k‖² = −½ δᵀ D δ.
+
+    Examples
+    --------
+    >>> import torch
+    >>> squared_distances([{"w": torch.tensor([3.0, 0.0])}, {"w": torch.tensor([3.0, 4.0])}])
+    array([[ 0., 16.],
+           [16.,  0.]])
+    """
+    k = len(anchors)
+    d = np.zeros((k, k))
+    for key, ref in anchors[0].items():
+        if not is_interpolated(ref):
+            continue
+        flat = torch.stack([a[key].reshape(-1).to("cpu", torch.float64) for a in anchors])
+        for i in range(k):
+            d[i, i + 1:] += ((flat[i + 1:] - flat[i]) ** 2).sum(dim=1).numpy()
+    return d + d.T

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GRIDS", "grid", "uniform"]
+__all__ = ["GRIDS", "grid", "uniform", "line"]
 
 #: Named grids: name -> (number of points, start, stop).
 GRIDS: dict[str, tuple[int, float, float]] = {
@@ -79,3 +79,50 @@ def grid(name: str) -> np.ndarray:
     if name not in GRIDS:
         raise ValueError(f"unknown grid {name!r}; choose from {sorted(GRIDS)}")
     return uniform(*GRIDS[name])
+
+
+def line(n: int, start: float, stop: float) -> np.ndarray:
+    """``n`` evenly spaced values on [start, stop], plus α = 0 and α = 1 where they fall inside.
+
+    The two anchors of a line sit at α = 0 and α = 1; a uniform grid over a wider window
+    (Goodfellow et al.'s [−0.5, 1.5]) misses them by up to half a step, and every
+    quantity read at the ends (J_init, J_final, the barrier's chord) would be read
+    beside the anchor instead of at it. The result is sorted and non-uniform by at most
+    those two points, which every metric handles.
+
+    Parameters
+    ----------
+    n : int
+        Number of evenly spaced points, at least 2.
+    start, stop : float
+        The window, ``start < stop``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Between ``n`` and ``n + 2`` sorted float64 values; a uniform point closer than a
+        quarter step to an anchor is moved onto it instead of adding one.
+
+    Examples
+    --------
+    >>> line(5, -0.5, 1.5)
+    array([-0.5,  0. ,  0.5,  1. ,  1.5])
+    >>> g = line(100, -0.5, 1.5)  # 0 is added, 1 replaces a point 0.005 away
+    >>> len(g), bool(0.0 in g and 1.0 in g)
+    (101, True)
+    """
+    if not start < stop:
+        raise ValueError(f"need start < stop, got {start!r} and {stop!r}")
+    values = uniform(n, start, stop)
+    step = values[1] - values[0]
+    for anchor in (0.0, 1.0):
+        if not start <= anchor <= stop:
+            continue
+        nearest = int(np.abs(values - anchor).argmin())
+        if abs(values[nearest] - anchor) < step / 4:
+            # Moving a point that close keeps the grid's spacing instead of adding a
+            # sliver whose second differences would magnify rounding.
+            values[nearest] = anchor
+        else:
+            values = np.append(values, anchor)
+    return np.sort(values)

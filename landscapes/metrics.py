@@ -49,6 +49,8 @@ __all__ = [
     "convexity",
     "local_minima",
     "half_drop_alpha",
+    "flattening",
+    "bump_barrier",
 ]
 
 #: Relative slack below which a normalised quantity counts as zero: it absorbs the
@@ -310,6 +312,80 @@ def linear_barrier(
     )
 
 
+def _bump_barrier_core(L: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t = (grid - grid[0]) / (grid[-1] - grid[0])
+    L0, Ln = L[..., :1], L[..., -1:]
+    with np.errstate(invalid="ignore", over="ignore"):
+        floor_line = np.maximum(L0, (1 - t) * L0 + t * Ln)
+        excess = L - floor_line
+        info = np.finfo(float)
+        floor = 8 * (info.eps * np.maximum(np.abs(L0), np.abs(Ln)) + info.smallest_subnormal)
+        excess = np.where(excess > floor, excess, 0.0)
+    bad = _has_nan(L) | ~np.isfinite(L0[..., 0]) | ~np.isfinite(Ln[..., 0])
+    return _peak(excess, grid, bad)
+
+
+def bump_barrier(
+    ds: xr.Dataset | xr.DataArray, var: str = "loss", dim: str = "alpha"
+) -> xr.Dataset:
+    """Height of the curve above both its start and the chord between its ends.
+
+    With :math:`c(\\alpha)` the chord from the first to the last point,
+
+    .. math:: B = \\max\\Bigl(0,\\ \\max_\\alpha \\bigl[L(\\alpha) -
+              \\max\\bigl(L(\\alpha_\\text{first}),\\ c(\\alpha)\\bigr)\\bigr]\\Bigr).
+
+    Where the line descends (it ends below its start) this is exactly Frankle's rise
+    barrier (:func:`rise_barrier`); where it ascends it is the chord excess
+    (:func:`linear_barrier`). So neither of the two shapes that are no obstacle reads
+    as a barrier: a test loss that simply ends higher than it starts (overfitting
+    after the start point: its rise is positive, its bump 0), nor a descent that is
+    concave at first (the flattening near an init: its chord excess is positive, its
+    bump 0). What remains is a peak on the way.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        Slice results; extra dimensions are broadcast over.
+    var : str
+        Variable to read from a Dataset (ignored for a DataArray).
+    dim : str
+        Dimension along the path.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``height`` (B) and ``location`` (``dim`` coordinate of the largest excess; NaN
+        when ``height`` is 0). NaN when an endpoint is not finite.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> a = np.linspace(0, 1, 5)
+    >>> overfit = xr.DataArray([1.0, 1.1, 1.2, 1.3, 1.4], dims="alpha", coords={"alpha": a})
+    >>> float(rise_barrier(overfit).height) > 0, float(bump_barrier(overfit).height)
+    (True, 0.0)
+    >>> concave = xr.DataArray([1.0, 0.95, 0.8, 0.5, 0.0], dims="alpha", coords={"alpha": a})
+    >>> float(linear_barrier(concave).height) > 0, float(bump_barrier(concave).height)
+    (True, 0.0)
+    >>> bump = xr.DataArray([1.0, 1.5, 0.8, 0.4, 0.0], dims="alpha", coords={"alpha": a})
+    >>> float(bump_barrier(bump).height), float(bump_barrier(bump).location)
+    (0.5, 0.25)
+    """
+    da, grid = _curve(ds, var, dim, 3, "bump_barrier")
+    var = _name(ds, var)
+    height, location = _apply(_bump_barrier_core, da, dim, 2, grid=grid)
+    return _result(
+        {
+            "height": (height, f"excess of {var} over its start and over the chord"),
+            "location": (location, f"{dim} of the largest excess"),
+        },
+        "bump_barrier",
+        var,
+        dim,
+    )
+
+
 # -------------------------------------------------------------------------------- shape
 
 
@@ -438,24 +514,34 @@ def _hull_gap(y: np.ndarray, grid: np.ndarray) -> float:
     return float(np.max(y - envelope))
 
 
+def _flattening_end(y: np.ndarray, grid: np.ndarray) -> int:
+    """Index where the initial flattening ends: the left end of the steepest descent."""
+    slopes = np.diff(y) / np.diff(grid)
+    return int(np.argmin(slopes))
+
+
 def _convexity_core(
-    L: np.ndarray, grid: np.ndarray, tol: float
+    L: np.ndarray, grid: np.ndarray, tol: float, skip_flattening: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lead = L.shape[:-1]
     flat = L.reshape(-1, L.shape[-1])
     ok = np.isfinite(flat).all(axis=-1)
-    span = np.where(ok, _finite_range(flat), np.nan)
-    width = grid[-1] - grid[0]
     share = np.full(flat.shape[0], np.nan)
     gap = np.full(flat.shape[0], np.nan)
     with np.errstate(over="ignore", invalid="ignore"):
         for c in np.flatnonzero(ok):
-            if span[c] == 0:  # a constant curve is convex (its chord is itself)
+            y, g = flat[c], grid
+            if skip_flattening:
+                start = _flattening_end(y, g)
+                y, g = y[start:], g[start:]
+            span = float(y.max() - y.min())
+            if span == 0 or y.size < 3:
+                # A constant curve, or two points, is convex (its chord is itself).
                 share[c], gap[c] = 1.0, 0.0
                 continue
-            curvature = _second_differences(flat[c], grid) * width**2 / span[c]
+            curvature = _second_differences(y, g) * (g[-1] - g[0]) ** 2 / span
             share[c] = np.mean(curvature >= -_ROUNDOFF)
-            gap[c] = _hull_gap(flat[c], grid) / span[c]
+            gap[c] = _hull_gap(y, g) / span
     convex = ok & (gap <= max(tol, _ROUNDOFF))
     return share.reshape(lead), gap.reshape(lead), convex.reshape(lead)
 
@@ -466,6 +552,7 @@ def convexity(
     dim: str = "alpha",
     *,
     tol: float = 0.05,
+    skip_flattening: bool = False,
 ) -> xr.Dataset:
     """How convex is the curve? Share of convex points and an "approximately convex" verdict.
 
@@ -513,6 +600,16 @@ def convexity(
     tol : float
         Largest tolerated gap, as a fraction of the curve's range; 0 asks for exact
         (up to rounding) convexity, which then agrees with ``share == 1``.
+    skip_flattening : bool
+        Judge each curve only from the end of its initial flattening on, the left end
+        of its steepest descent (see :func:`flattening`). Goodfellow et al. (2015,
+        Fig. 1) call the init→final curve "nearly convex" *apart from the flattening
+        near α = 0*, the concave shoulder the saddle at the origin puts before the
+        descent; this judges exactly that claim. The share and gap are then those of
+        the remaining part, measured against its own range. Report where the
+        flattening ends beside the verdict: a curve that stays flat until just before
+        the optimum (Frankle 2020) passes trivially, which :func:`flattening` and
+        :func:`half_drop_alpha` expose.
 
     Returns
     -------
@@ -543,12 +640,14 @@ def convexity(
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
     da, grid = _curve(ds, var, dim, 3, "convexity")
     var = _name(ds, var)
-    share, gap, convex = _apply(_convexity_core, da, dim, 3, grid=grid, tol=float(tol))
+    share, gap, convex = _apply(_convexity_core, da, dim, 3, grid=grid, tol=float(tol),
+                                skip_flattening=bool(skip_flattening))
     return _result(
         {
             "share": (share, "share of interior points with non-negative second difference"),
             "gap": (gap, f"height above the lower convex envelope / range of {var}"),
-            "convex": (convex, f"{var} is approximately convex (gap <= {tol!r})"),
+            "convex": (convex, f"{var} is approximately convex (gap <= {tol!r})"
+                               + (" after the initial flattening" if skip_flattening else "")),
         },
         "convexity",
         var,
@@ -717,3 +816,67 @@ def half_drop_alpha(
     out.name = "half_drop_alpha"
     out.attrs["long_name"] = f"{dim} where half of the drop in {var} is first covered"
     return out
+
+
+def _flattening_core(L: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(invalid="ignore", over="ignore"):
+        slopes = np.diff(L, axis=-1) / np.diff(grid)
+        i = np.nanargmin(np.where(np.isfinite(slopes), slopes, np.inf), axis=-1)
+        steepest = _take_last(slopes, i)
+    bad = ~np.isfinite(L).all(axis=-1)
+    end = np.where(bad | ~(steepest < 0), np.nan, grid[i])
+    return end, np.where(bad, np.nan, steepest)
+
+
+def flattening(
+    ds: xr.Dataset | xr.DataArray, var: str = "loss", dim: str = "alpha"
+) -> xr.Dataset:
+    """Where the initial flattening of a descent ends: the start of its steepest descent.
+
+    Goodfellow et al. (2015, Fig. 1, Fig. 9) see "a flattening of the objective function
+    near the saddle point at the origin": the loss leaves the init slowly, then falls.
+    Its extent is the concave shoulder before the steepest descent, so the flattening
+    ends at the left end of the steepest secant segment,
+
+    .. math:: \\alpha_s = \\alpha_{i^*}, \\qquad
+              i^* = \\arg\\min_i \\frac{L_{i+1} - L_i}{\\alpha_{i+1} - \\alpha_i}.
+
+    For y = w1·w2·x from a small init, J(α) ≈ (1 − α²)² and α_s ≈ 1/√3; Frankle's
+    (2020) modern networks, flat until close to the optimum, have α_s near 1.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        Slice results; extra dimensions are broadcast over. Select the segment first
+        (e.g. α ∈ [0, 1] of an init→final path).
+    var : str
+        Variable to read from a Dataset (ignored for a DataArray).
+    dim : str
+        Dimension along the path.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``end`` (α_s; NaN when the curve never descends or is not finite) and
+        ``slope`` (the steepest secant slope, negative for a descent).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> a = np.linspace(0, 1, 1001)
+    >>> J = xr.DataArray((1 - a**2) ** 2, dims="alpha", coords={"alpha": a})
+    >>> round(float(flattening(J).end), 2)  # 1/√3
+    0.58
+    """
+    da, grid = _curve(ds, var, dim, 2, "flattening")
+    var = _name(ds, var)
+    end, slope = _apply(_flattening_core, da, dim, 2, grid=grid)
+    return _result(
+        {
+            "end": (end, f"{dim} where the steepest descent of {var} starts"),
+            "slope": (slope, f"steepest secant slope of {var} along {dim}"),
+        },
+        "flattening",
+        var,
+        dim,
+    )

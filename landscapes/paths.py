@@ -29,7 +29,14 @@ import numpy as np
 import torch
 
 from landscapes import grids
-from landscapes.anchors import Anchor, as_anchor, check_anchors, gram, is_interpolated
+from landscapes.anchors import (
+    Anchor,
+    as_anchor,
+    check_anchors,
+    gram,
+    is_interpolated,
+    squared_distances,
+)
 from landscapes.directions import orthogonalize as _orthogonalize
 from landscapes.directions import random_direction
 
@@ -151,14 +158,13 @@ class Path:
         """
         delta = self.coefficients - self.origin
         if self.affine:
-            # Rows of δ sum to zero, so in the basis θ₀, θ_k − θ₀ the coefficients are
-            # (0, δ₁, ..., δ_{K−1}) and no large norms cancel (see anchors.gram).
-            delta = delta.copy()
-            delta[:, 0] = 0.0
-            g = gram(self.anchors, shifted=True)
+            # Rows of δ sum to zero, so ‖Σ δ_k θ_k‖² = −½ δᵀ D δ with D the squared
+            # distances between anchors, each formed from a difference: no large norms
+            # cancel, and a row joining two anchors is exactly |δ|·‖θ_a − θ_b‖.
+            sq = -0.5 * np.einsum("pi,ij,pj->p", delta, squared_distances(self.anchors), delta)
         else:  # paths along directions: the plain basis has no cancellation to avoid
             g = gram(self.anchors)
-        sq = np.einsum("pi,ij,pj->p", delta, g, delta)
+            sq = np.einsum("pi,ij,pj->p", delta, g, delta)
         dist = np.sqrt(np.clip(sq, 0.0, None)).reshape(self.shape)
         if "alpha" in self.dims and "beta" not in self.dims:
             axis = self.dims.index("alpha")

@@ -433,8 +433,10 @@ def combine(
 ) -> xr.Dataset:
     """Stack datasets of one analysis along a new dimension (``replicate``, ``system``...).
 
-    Attributes come from the first dataset; each dataset's ``seeds`` are kept in a JSON
-    list under ``seeds`` so the stacked file still says how every slice was made.
+    Each dataset's ``seeds`` are kept in a JSON list under ``seeds``, and so are the
+    ``hyperparameters`` when they differ, so the stacked file still says how every
+    slice was made; ``device`` and ``system`` list the distinct values, comma-separated.
+    Other attributes come from the first dataset.
 
     Parameters
     ----------
@@ -482,6 +484,14 @@ def combine(
     )
     seeds = [json.loads(ds.attrs["seeds"]) for ds in datasets]
     out.attrs["seeds"] = json.dumps({dim: seeds}, sort_keys=True)
+    # Provenance that differs between the parts (systems of a comparison: a closed
+    # form and a trained network) is kept for each, never only the first's.
+    hyper = [json.loads(ds.attrs["hyperparameters"]) for ds in datasets]
+    if any(h != hyper[0] for h in hyper):
+        out.attrs["hyperparameters"] = json.dumps({dim: hyper}, sort_keys=True)
+    for key in ("device", "system", "git_commit", "landscapes_version"):
+        distinct = list(dict.fromkeys(str(ds.attrs[key]) for ds in datasets))
+        out.attrs[key] = ", ".join(distinct)
     return validate(out)
 
 

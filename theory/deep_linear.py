@@ -68,6 +68,7 @@ __all__ = [
     "random_to_final",
     "from_time_to_final",
     "trajectory",
+    "anchors",
 ]
 
 _BARRIER_KINDS = ("rise", "linear")
@@ -1017,6 +1018,66 @@ def trajectory(
     )
 
 
-for _fn in (init_to_final, final_to_final, random_to_final, from_time_to_final):
+def anchors(
+    system: str = "deep_linear",
+    n_replicates: int = 8,
+    seed: int = 0,
+    init_scale: float | None = None,
+    random_scale: float = 5.0,
+    iterations: Any = None,
+    convention: str = "mse",
+    learning_rate: float | None = None,
+    max_steps: int = 20_000,
+) -> dict[str, np.ndarray]:
+    """The parameter vectors the closed-form analyses run between, per replicate.
+
+    These are the very points :func:`init_to_final`, :func:`final_to_final`,
+    :func:`random_to_final`, :func:`from_time_to_final` and :func:`trajectory` use with
+    the same arguments, so a network built from them (``experiments.models.deep_linear``)
+    evaluated by :func:`landscapes.evaluate` along the same lines must reproduce the
+    closed forms: the agreement the test suite checks.
+
+    Parameters
+    ----------
+    iterations : array_like of int, optional
+        Iterations k of the training path to include (as ``path``).
+    init_scale, random_scale
+        As in :func:`init_to_final` and :func:`random_to_final`.
+    {common}
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``init``, ``final`` (its solution), ``other_final`` (the solution of an
+        independent init, as in :func:`final_to_final`) and ``random`` (the large-norm
+        start of :func:`random_to_final`), each (R, P) with P = depth · width²
+        (W_1 first, each row-major); with ``iterations``, ``path`` (R, K, P).
+
+    Examples
+    --------
+    >>> a = anchors(n_replicates=2, iterations=[0, 10])
+    >>> sorted(a), a["path"].shape
+    (['final', 'init', 'other_final', 'path', 'random'], (2, 2, 2))
+    >>> bool(np.allclose(a["final"].prod(axis=-1), 1.0))  # w1 w2 = 1
+    True
+    """
+    sys = _common(system, n_replicates, convention, seed)
+    init_scale = _init_scale(sys, init_scale)
+    random_scale = _positive(random_scale, "random_scale")
+    learning_rate, _ = _gd(sys, learning_rate, max_steps, convention)
+    init = _inits(sys, seed, n_replicates, init_scale, 0)
+    out = {
+        "init": init,
+        "final": _final(sys, init, convention, learning_rate, max_steps),
+        "other_final": _final(sys, _inits(sys, seed, n_replicates, init_scale, 1), convention,
+                              learning_rate, max_steps),
+        "random": _inits(sys, seed, n_replicates, random_scale, 2),
+    }
+    if iterations is not None:
+        out["path"], _ = _path(sys, init, _iterations(iterations), convention, learning_rate,
+                               max_steps)
+    return out
+
+
+for _fn in (init_to_final, final_to_final, random_to_final, from_time_to_final, anchors):
     _fn.__doc__ = _fn.__doc__.replace("{common}", _DOC_COMMON.strip() + "\n")
 del _fn

@@ -33,12 +33,13 @@ from experiments.data.imagenet import (
 )
 from experiments.data.mnist import DATASETS, MNIST_SPLITS, load_mnist
 from experiments.data.ptb import PTB_SPLITS, batchify, bptt_batches, load_ptb
-from experiments.data.registry import LOADERS, SPLITS, load
+from experiments.data.registry import LOADERS, SPLITS, available, load
 from experiments.data.root import DatasetNotFoundError, data_root
 from experiments.data.sources import MD5, MIRRORS
 
 __all__ = [
     "load",
+    "available",
     "LOADERS",
     "SPLITS",
     "data_root",

@@ -15,7 +15,7 @@ from experiments.data.imagenet import IMAGENET_SPLITS, load_imagenet
 from experiments.data.mnist import MNIST_SPLITS, load_mnist
 from experiments.data.ptb import PTB_SPLITS, load_ptb
 
-__all__ = ["LOADERS", "SPLITS", "load"]
+__all__ = ["LOADERS", "SPLITS", "load", "available"]
 
 #: Loader of each dataset; each takes ``split`` and the keywords ``data_dir`` and
 #: (except ImageNet, which streams) ``device``.
@@ -91,3 +91,36 @@ def load(
     if "device" in accepted:
         options["device"] = device
     return loader(split, data_dir=data_dir, **options)
+
+
+def available(dataset: str, data_dir: str | os.PathLike | None = None) -> bool:
+    """Whether every split of ``dataset`` is on disk, without downloading anything.
+
+    Studies use it to list what they cannot run here (and why) before any work starts.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> available("cifar10", tempfile.mkdtemp())
+    False
+    """
+    from experiments.data.cifar import _FOLDER as cifar_folder
+    from experiments.data.mnist import DATASETS as mnist_folders
+    from experiments.data.mnist import _find
+    from experiments.data.ptb import _FOLDERS as ptb_folders
+    from experiments.data.root import data_root
+
+    if dataset not in LOADERS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(LOADERS)}")
+    root = data_root(data_dir)
+    if dataset in mnist_folders:
+        folder = root / mnist_folders[dataset][0]
+        return all(_find(folder, stem) is not None
+                   for stems in MNIST_SPLITS.values() for stem in stems)
+    if dataset == "cifar10":
+        return all((root / cifar_folder / name).is_file()
+                   for names in CIFAR10_SPLITS.values() for name in names)
+    if dataset == "ptb":
+        return any(all((root / f / name).is_file() for name in PTB_SPLITS.values())
+                   for f in ptb_folders)
+    return all((root / "imagenet" / split).is_dir() for split in IMAGENET_SPLITS)

@@ -1,122 +1,52 @@
-"""Named systems for the command-line tools: closed-form theory and trained networks.
+"""Named systems: closed-form theory and trained networks, behind one interface.
 
-Both kinds implement one interface, :class:`System`: ``analyze(analysis, settings)``
-returns a dataset in the results schema with a ``replicate`` dimension, so code that
-consumes results never branches on the kind. This module is the one place in the core
-that imports both :mod:`theory` and :mod:`experiments`, and only the command-line tools
-import it.
+A system turns a :class:`~landscapes.app.settings.Budget` into results of any analysis
+(:meth:`System.analyze`), so the commands never branch on what kind of system they
+hold. Under the hood:
+
+- a :class:`NetworkSystem` trains (or reuses from the run store) one run per replicate
+  and hands the analysis :class:`NetworkReplicates`: their anchors and the engine;
+- a :class:`TheorySystem` asks the analysis for its closed form. The same system also
+  exists as a torch network (:meth:`TheorySystem.replicates`, built with
+  :mod:`experiments.models.deep_linear` on the closed form's own anchors), so every
+  analysis's path can be evaluated by the engine and checked against the exact answer.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
-import os
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from landscapes import grids
+from landscapes.app.analyses.base import Analysis, Declined
+from landscapes.app.settings import Budget, Runtime
 from landscapes.names import unknown_name
 
-__all__ = ["Settings", "System", "ANALYSES", "ZOOMS", "describe_systems", "get_system"]
+__all__ = ["System", "TheorySystem", "NetworkSystem", "get_system", "describe_systems",
+           "THEORY", "log_spaced", "frankle_iterations"]
 
-#: Analyses every system provides, with one line each.
-ANALYSES: dict[str, str] = {
-    "init_to_final": "small random init -> solution on [-0.5, 1.5] (Goodfellow et al. 2015 "
-                     "Figs. 1-3, 9; Im et al. 2016 Fig. 10)",
-    "zoom": "init -> solution at high resolution on [0, 1] (Goodfellow et al. Fig. 4)",
-    "zoom_init": "init -> solution on [0, 0.01], the start (Fig. 4)",
-    "zoom_final": "init -> solution on [0.99, 1], the end (Fig. 4)",
-    "final_to_final": "solution -> solution of another replicate (Figs. 5 left, 10 left)",
-    "random_to_final": "random large-norm point -> solution (Figs. 5 right, 10 right)",
-    "from_iteration": "iteration t -> solution for Frankle's t in {0, 2^k, 1000k} "
-                      "(Frankle 2020 Figs. 2-3)",
-    "trajectory": "training path projected on the init -> solution axis vs residual, with "
-                  "the matched random walk (Goodfellow et al. App. B, Figs. 11-13)",
-}
-
-#: The α window of each zoom analysis.
-ZOOMS: dict[str, tuple[float, float]] = {
-    "zoom": (0.0, 1.0), "zoom_init": (0.0, 0.01), "zoom_final": (0.99, 1.0),
-}
+#: Closed-form systems listed by --list (any deep_linear_L<depth>_w<width> also works).
+THEORY = ("deep_linear", "deep_linear_L3_w4")
+#: The random start of random→final is seeded from this offset plus seed and replicate.
+RANDOM_SEED_OFFSET = 10_000
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What every analysis needs to know; one object per budget.
+def log_spaced(values: Sequence[int], n: int | None) -> list[int]:
+    """At most ``n`` of the sorted ``values``, evenly spread on a log(1 + t) scale.
 
-    Attributes
-    ----------
-    alphas : numpy.ndarray
-        Grid of the init→final, final→final and random→final lines.
-    zoom_points : int
-        Points of each zoom window.
-    from_alphas : numpy.ndarray
-        Grid of each line from iteration t.
-    max_starts : int or None
-        At most this many start iterations t (log-spaced), None for every one.
-    replicates, seed : int
-    epochs : float or None
-        Training length of networks; None for each experiment's own (the papers').
-    eval_examples : int or None
-        Examples of each split the networks are evaluated on; None for all.
-    trajectory_points : int
-        Extra evenly spaced checkpoints for the trajectory (besides Frankle's schedule).
+    The first value is always kept (t = 0, Frankle's "iteration 0").
+
+    Examples
+    --------
+    >>> log_spaced([0, 1, 2, 4, 8, 16, 32, 64], 4)
+    [0, 4, 16, 64]
     """
-
-    alphas: np.ndarray
-    zoom_points: int
-    from_alphas: np.ndarray
-    max_starts: int | None
-    replicates: int
-    seed: int
-    epochs: float | None
-    eval_examples: int | None
-    device: str = "cpu"
-    data_dir: str | os.PathLike | None = None
-    runs_dir: str | os.PathLike | None = None
-    progress: bool | None = None
-    random_scale: float = 5.0
-    trajectory_points: int = 0
-    splits: tuple[str, ...] = field(default=("train", "test"))
-
-    def key(self, analysis: str) -> str:
-        """What the result of ``analysis`` depends on, as a canonical JSON string."""
-        values = asdict(self)
-        # The data and run folders stay in: other data means other results.
-        for unused in ("device", "progress"):
-            values.pop(unused)
-        values["data_dir"] = None if self.data_dir is None else str(self.data_dir)
-        values["runs_dir"] = None if self.runs_dir is None else str(self.runs_dir)
-        grid = "from_alphas" if analysis == "from_iteration" else "alphas"
-        if analysis in ZOOMS or analysis == "trajectory":
-            grid = None
-        values = {k: v for k, v in values.items() if k not in ("alphas", "from_alphas") or k == grid}
-        return json.dumps({"analysis": analysis, **values}, sort_keys=True,
-                          default=lambda a: np.asarray(a).round(12).tolist())
-
-    def grid(self, analysis: str) -> np.ndarray:
-        """The α grid of a line analysis."""
-        if analysis in ZOOMS:
-            return grids.uniform(self.zoom_points, *ZOOMS[analysis])
-        return self.from_alphas if analysis == "from_iteration" else self.alphas
-
-
-class System(Protocol):
-    """A named system: theory or a trained network, behind one interface."""
-
-    name: str
-    description: str
-
-    def analyze(self, analysis: str, settings: Settings) -> xr.Dataset:
-        """Return ``analysis`` as a dataset with a ``replicate`` dimension."""
-        ...
-
-
-def _log_spaced(values: list[int], n: int | None) -> list[int]:
-    """At most ``n`` of the sorted ``values``, evenly spread on a log(1 + t) scale."""
+    values = list(values)
     if n is None or len(values) <= n:
         return values
     target = np.geomspace(1, values[-1] + 1, n) - 1
@@ -124,45 +54,163 @@ def _log_spaced(values: list[int], n: int | None) -> list[int]:
     return sorted(chosen | {values[0]})
 
 
-class TheorySystem:
+def frankle_iterations(available: Sequence[int], total: int) -> list[int]:
+    """Frankle's (2020, §2) start iterations t ∈ {0} ∪ {2^k} ∪ {1000k} below ``total``.
+
+    Examples
+    --------
+    >>> frankle_iterations([0, 1, 2, 3, 4, 469, 1000, 2000], 2000)
+    [0, 1, 2, 4, 1000]
+    """
+    return [t for t in sorted(available)
+            if t < total and (t == 0 or t & (t - 1) == 0 or t % 1000 == 0)]
+
+
+class System:
+    """A named system. Subclasses set ``kind`` and implement the two methods.
+
+    Attributes
+    ----------
+    name, description : str
+    kind : {"theory", "network"}
+    uses : tuple of str
+        Budget fields its numbers depend on for every analysis (each analysis adds its
+        own): only these, plus :meth:`key`, enter the analysis cache key.
+    """
+
+    name: str
+    description: str
+    kind: str
+    uses: tuple[str, ...] = ()
+
+    def key(self, budget: Budget, runtime: Runtime) -> str:
+        """What identifies this system's results beyond the budget (its weights, data)."""
+        raise NotImplementedError
+
+    def analyze(self, analysis: Analysis, budget: Budget, runtime: Runtime) -> xr.Dataset:
+        """``analysis`` as a dataset with a ``replicate`` dimension; may raise Declined."""
+        raise NotImplementedError
+
+    def check(self, analysis: Analysis, budget: Budget, runtime: Runtime) -> None:
+        """Raise ``ValueError`` with one clear line if ``analysis`` cannot run at all."""
+
+
+# --------------------------------------------------------------------------- theory
+
+
+class TheorySystem(System):
     """A closed-form deep linear system from :mod:`theory.deep_linear`."""
 
+    kind = "theory"
+    uses = ("replicates", "seed")
     #: Gradient-descent iterations of the theory trajectory and its from-t starts.
     STEPS = 1000
+    #: Every how many steps the theory trajectory is recorded.
+    TRAJECTORY_STRIDE = 5
 
     def __init__(self, name: str) -> None:
         from theory import deep_linear
 
-        deep_linear.system(name)  # validates the name with a clear error
+        self.spec = deep_linear.system(name)  # validates the name with a clear error
         self.name = name
         self.description = (
             "deep linear regression y = w1*w2*x (Goodfellow et al. 2015 §5), exact"
             if name == "deep_linear"
-            else "deep linear network " + name.removeprefix("deep_linear_") + ", exact polynomial"
-        )
+            else f"deep linear network, depth {self.spec.depth}, width {self.spec.width}, "
+                 "exact polynomial")
 
-    def analyze(self, analysis: str, settings: Settings) -> xr.Dataset:
+    def key(self, budget: Budget, runtime: Runtime) -> str:
+        return json.dumps({"closed_form": self.name})
+
+    def analyze(self, analysis: Analysis, budget: Budget, runtime: Runtime) -> xr.Dataset:
+        return analysis.closed_form(self, budget).assign_attrs(analysis=analysis.name)
+
+    def iterations(self, max_starts: int | None) -> list[int]:
+        """The start iterations of from-iteration: 0 and every 2^k up to :attr:`STEPS`."""
+        starts = [0] + [2**k for k in range(self.STEPS.bit_length()) if 2**k <= self.STEPS]
+        return log_spaced(starts, max_starts)
+
+    def trajectory_steps(self) -> np.ndarray:
+        return np.arange(0, self.STEPS + 1, self.TRAJECTORY_STRIDE)
+
+    def replicates(self, budget: Budget, runtime: Runtime | None = None) -> TheoryReplicates:
+        """The torch twin: the closed form's anchors, evaluated by the engine."""
+        return TheoryReplicates(self, budget)
+
+
+class TheoryReplicates:
+    """A closed-form system's anchors as state dicts of its torch twin, and the engine.
+
+    Evaluation runs in float64 on the system's own data (X, Y) with its loss
+    κ/N Σ ‖f(x) − y‖², so the engine's numbers must equal the closed form's.
+    """
+
+    def __init__(self, system: TheorySystem, budget: Budget) -> None:
         from theory import deep_linear
 
-        common: dict[str, Any] = dict(system=self.name, n_replicates=settings.replicates,
-                                      seed=settings.seed)
-        if analysis == "trajectory":
-            return deep_linear.trajectory(steps=np.arange(0, self.STEPS + 1, 5), baseline=True,
-                                          **common)
-        common["alphas"] = settings.grid(analysis)
-        if analysis == "from_iteration":
-            starts = [0] + [2**k for k in range(self.STEPS.bit_length()) if 2**k <= self.STEPS]
-            ds = deep_linear.from_time_to_final(
-                iterations=np.array(_log_spaced(starts, settings.max_starts)), **common)
-            return ds.assign_attrs(analysis=analysis)
-        if analysis == "random_to_final":
-            common["random_scale"] = settings.random_scale
-        ds = getattr(deep_linear, "init_to_final" if analysis in ZOOMS else analysis)(**common)
-        return ds.assign_attrs(analysis=analysis)
+        # The data of a depth-L system is seeded with the budget's seed, as in theory.
+        self.system, self.spec = system.name, deep_linear.system(system.name, seed=budget.seed)
+        self.budget, self.count = budget, budget.replicates
+        self.iterations = sorted(set(system.iterations(budget.max_starts))
+                                 | set(system.trajectory_steps().tolist()))
+        self.points = deep_linear.anchors(system=system.name, n_replicates=budget.replicates,
+                                          seed=budget.seed, random_scale=budget.random_scale,
+                                          iterations=self.iterations)
+        self._max_starts = system.iterations(budget.max_starts)
+        self._trajectory = system.trajectory_steps().tolist()
+
+    def _state(self, vector: np.ndarray) -> dict[str, Any]:
+        from experiments.models.deep_linear import state_from_vector
+
+        return state_from_vector(vector, self.spec.depth, self.spec.width)
+
+    def init(self, r: int) -> dict[str, Any]:
+        return self._state(self.points["init"][r])
+
+    def final(self, r: int) -> dict[str, Any]:
+        return self._state(self.points["final"][r])
+
+    def other_final(self, r: int) -> dict[str, Any]:
+        return self._state(self.points["other_final"][r])
+
+    def random(self, r: int) -> dict[str, Any]:
+        return self._state(self.points["random"][r])
+
+    def starts(self, r: int) -> dict[int, Any]:
+        at = {t: k for k, t in enumerate(self.iterations)}
+        return {t: self._state(self.points["path"][r, at[t]]) for t in self._max_starts}
+
+    def trajectory(self, r: int) -> tuple[list[int], list[dict[str, Any]]]:
+        at = {t: k for k, t in enumerate(self.iterations)}
+        return self._trajectory, [self._state(self.points["path"][r, at[t]])
+                                  for t in self._trajectory]
+
+    def evaluate(self, path: Any, analysis: str, r: int) -> xr.Dataset:
+        import torch
+
+        from experiments.models.deep_linear import DeepLinear, squared_error
+        from landscapes import evaluate
+
+        data = (torch.as_tensor(self.spec.X.T), torch.as_tensor(self.spec.Y.T))
+        return evaluate(DeepLinear(self.spec.depth, self.spec.width), path, data,
+                        loss_fn=squared_error(1.0), error=None, device="cpu",
+                        batch_size=data[0].shape[0], progress=False, analysis=analysis,
+                        system=self.system)
+
+    def label(self, parts: list[xr.Dataset]) -> xr.Dataset:
+        from landscapes import results
+
+        return results.combine(parts, "replicate")
 
 
-class NetworkSystem:
+# --------------------------------------------------------------------------- networks
+
+
+class NetworkSystem(System):
     """A named experiment from :mod:`experiments`, trained per replicate, then evaluated."""
+
+    kind = "network"
+    uses = ("replicates", "seed", "epochs", "eval_examples", "splits", "bn", "precision")
 
     def __init__(self, name: str) -> None:
         from experiments.config import experiment
@@ -174,84 +222,154 @@ class NetworkSystem:
         self.dataset = model.dataset
         self.task = model.task
         self.description = model.description
-        self._trained: dict[str, list[Any]] = {}
+        self._replicates: dict[str, NetworkReplicates] = {}
+        self._data_checked: Any = object()
 
-    def _config(self, settings: Settings) -> Any:
+    def config_for(self, budget: Budget, runtime: Runtime, trajectory_points: int = 0) -> Any:
+        """The experiment's config under ``budget``: its length, seeds and checkpoints."""
         config = self.config
-        if settings.epochs is not None:
-            config = config.replace(epochs=settings.epochs)
-        if settings.trajectory_points:
-            # Evenly spaced checkpoints so the trajectory panel has points between
-            # Frankle's log-spaced ones; iterations per epoch are needed to place them.
+        if budget.epochs is not None:
+            config = config.replace(epochs=budget.epochs)
+        if budget.seed:
+            config = config.replace(init_seed=budget.seed, data_seed=budget.seed,
+                                    dropout_seed=budget.seed)
+        if trajectory_points:
+            # Evenly spaced checkpoints so the trajectory has points between Frankle's
+            # log-spaced ones; the iterations per epoch are needed to place them.
             from experiments.train import iterations_per_epoch
 
-            total = config.iterations(iterations_per_epoch(config, settings.data_dir))
-            step = max(1, total // settings.trajectory_points)
+            total = config.iterations(iterations_per_epoch(config, runtime.data_dir))
+            step = max(1, total // trajectory_points)
             config = config.replace(checkpoints=tuple(range(step, total, step)))
         return config
 
-    def _runs(self, settings: Settings) -> list[Any]:
+    def check(self, analysis: Analysis, budget: Budget, runtime: Runtime) -> None:
+        from experiments.data import SPLITS
+
+        if budget.replicates < analysis.min_replicates:
+            raise ValueError(f"{analysis.name} needs at least {analysis.min_replicates} "
+                             f"replicates of {self.name}, got --replicates "
+                             f"{budget.replicates}")
+        for split in budget.splits:
+            if split not in SPLITS[self.dataset]:
+                raise ValueError(f"{self.name} ({self.dataset}) has no split {split!r}; "
+                                 f"choose --splits from {list(SPLITS[self.dataset])}")
+        if self._data_checked != runtime.data_dir:
+            from experiments import data
+
+            # Loading (or downloading) the data now turns a missing file into one clear
+            # line before any training; the loaders cache what they read.
+            for split in SPLITS[self.dataset]:
+                data.load(self.dataset, split, data_dir=runtime.data_dir)
+            self._data_checked = runtime.data_dir
+
+    def replicates(self, budget: Budget, runtime: Runtime) -> NetworkReplicates:
+        """The trained runs under ``budget`` (trained now, or reused from the run store)."""
         from experiments.train import train_replicates
 
-        key = settings.key("runs")
-        if key not in self._trained:
-            self._trained[key] = train_replicates(
-                self._config(settings), settings.replicates, runs_dir=settings.runs_dir,
-                data_dir=settings.data_dir, device=settings.device, progress=settings.progress)
-        return self._trained[key]
+        config = self.config_for(budget, runtime, budget.trajectory_points)
+        memo = json.dumps([config.name, budget.key(), str(runtime.runs_dir),
+                           str(runtime.data_dir), runtime.device])
+        if memo not in self._replicates:
+            runs = train_replicates(config, budget.replicates, runs_dir=runtime.runs_dir,
+                                    data_dir=runtime.data_dir, device=runtime.device,
+                                    progress=runtime.progress)
+            self._replicates[memo] = NetworkReplicates(self, runs, budget, runtime)
+        return self._replicates[memo]
 
-    def _data(self, settings: Settings) -> dict[str, Any]:
-        from experiments import data
+    def key(self, budget: Budget, runtime: Runtime) -> str:
+        reps = self.replicates(budget, runtime)
+        return json.dumps({"runs": reps.fingerprints(), "data": reps.data_fingerprint(),
+                           "device": runtime.device.split(":")[0]})
 
-        out = {}
-        for split in settings.splits:
-            x, y = data.load(self.dataset, split, data_dir=settings.data_dir)
-            n = settings.eval_examples
-            out[split] = (x[:n], y[:n]) if n else (x, y)
-        return out
+    def analyze(self, analysis: Analysis, budget: Budget, runtime: Runtime) -> xr.Dataset:
+        self.check(analysis, budget, runtime)
+        return analysis.measure(self.replicates(budget, runtime), budget)
 
-    def _path(self, analysis: str, runs: list[Any], r: int, settings: Settings) -> Any:
-        from landscapes import paths
+
+class NetworkReplicates:
+    """Trained runs of one network system: anchors from the run store, the engine, data."""
+
+    def __init__(self, system: NetworkSystem, runs: list[Any], budget: Budget,
+                 runtime: Runtime) -> None:
+        self.system, self.count = system.name, len(runs)
+        self.runs, self.budget, self.runtime = runs, budget, runtime
+        self.dataset, self.task = system.dataset, system.task
+        self._data: dict[str, Any] | None = None
+
+    # ---------------------------------------------------------------- anchors
+    @functools.lru_cache(maxsize=8)  # noqa: B019 -- one object per budget, few replicates
+    def init(self, r: int) -> dict[str, Any]:
+        return self.runs[r].init
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019
+    def final(self, r: int) -> dict[str, Any]:
+        return self.runs[r].final
+
+    def other_final(self, r: int) -> dict[str, Any]:
+        # The next replicate's solution: with R replicates, R distinct pairs.
+        return self.final((r + 1) % self.count)
+
+    def random(self, r: int) -> dict[str, Any]:
         from landscapes.directions import random_direction
 
-        run, alphas = runs[r], settings.grid(analysis)
-        if analysis == "init_to_final" or analysis in ZOOMS:
-            return paths.linear(run.init, run.final, alphas, names=("init", "final"))
-        if analysis == "final_to_final":
-            other = runs[(r + 1) % len(runs)]
-            return paths.linear(run.final, other.final, alphas, names=("final", "other_final"))
-        if analysis == "random_to_final":
-            # A Gaussian point whose every tensor has random_scale times the norm of the
-            # solution's: "a random point with large norm" (Goodfellow et al. §4).
-            d = random_direction(run.final, seed=10_000 + settings.seed + r,
-                                 normalization="layer", bias_bn="normalize")
-            start = {k: settings.random_scale * v for k, v in d.items()}
-            return paths.linear(start, run.final, alphas, names=("random", "final"))
-        total = run.summary["iterations"]
-        frankle = [t for t in run.iterations
-                   if t < total and (t == 0 or t & (t - 1) == 0 or t % 1000 == 0)]
-        starts = _log_spaced(frankle, settings.max_starts)
-        return paths.from_iterations({t: run.state(t) for t in starts}, run.final, alphas)
+        # A Gaussian point whose every tensor has random_scale times the norm of the
+        # solution's: "a random point with large norm" (Goodfellow et al. §4).
+        d = random_direction(self.final(r), seed=RANDOM_SEED_OFFSET + self.budget.seed + r,
+                             normalization="layer", bias_bn="normalize")
+        return {k: self.budget.random_scale * v for k, v in d.items()}
 
-    def analyze(self, analysis: str, settings: Settings) -> xr.Dataset:
-        from landscapes import evaluate, results
+    def starts(self, r: int) -> dict[int, Any]:
+        run = self.runs[r]
+        chosen = log_spaced(frankle_iterations(run.iterations, run.summary["iterations"]),
+                            self.budget.max_starts)
+        return {t: run.state(t) for t in chosen}
 
-        if settings.replicates < 2 and analysis == "final_to_final":
-            raise ValueError("final_to_final needs at least 2 replicates")
-        runs = self._runs(settings)
-        if analysis == "trajectory":
-            parts = [self._trajectory(run) for run in runs]
-        else:
-            data = self._data(settings)
-            parts = [
-                evaluate(runs[r].model(), self._path(analysis, runs, r, settings), data,
-                         device=settings.device, progress=settings.progress,
-                         analysis=analysis, system=self.name, **self._loss())
-                for r in range(len(runs))
-            ]
-        out = results.combine(parts, "replicate")
-        out.attrs["hyperparameters"] = json.dumps(runs[0].config.to_dict(), sort_keys=True)
-        return out
+    def trajectory(self, r: int) -> tuple[list[int], Any]:
+        run = self.runs[r]
+        return run.iterations, _Lazy(run, run.iterations)
+
+    # ---------------------------------------------------------------- evaluation
+    def data(self) -> dict[str, Any]:
+        """The evaluation splits, the first ``eval_examples`` of each (loaded once)."""
+        if self._data is None:
+            from experiments import data
+
+            out = {}
+            for split in self.budget.splits:
+                x, y = data.load(self.dataset, split, data_dir=self.runtime.data_dir)
+                n = self.budget.eval_examples
+                out[split] = (x[:n], y[:n]) if n else (x, y)
+            self._data = out
+        return self._data
+
+    def evaluate(self, path: Any, analysis: str, r: int) -> xr.Dataset:
+        from landscapes import evaluate
+
+        return evaluate(self.runs[r].model(), path, self.data(), device=self.runtime.device,
+                        progress=self.runtime.progress, bn=self.budget.bn,
+                        precision=self.budget.precision, analysis=analysis,
+                        system=self.system, **self._loss())
+
+    def label(self, parts: list[xr.Dataset]) -> xr.Dataset:
+        """Stack replicates, each labelled with its run's seeds and hyperparameters."""
+        from landscapes import results
+
+        labelled = [ds.assign_attrs(seeds=json.dumps(self.seeds(r), sort_keys=True),
+                                    hyperparameters=self._hyperparameters(ds))
+                    for r, ds in enumerate(parts)]
+        return results.combine(labelled, "replicate")
+
+    def seeds(self, r: int) -> dict[str, Any]:
+        """The seeds that made replicate ``r``: the config's, and the replicate index."""
+        c = self.runs[r].config
+        return {"run": c.name, "replicate": self.runs[r].replicate, "init_seed": c.init_seed,
+                "data_seed": c.data_seed, "dropout_seed": c.dropout_seed}
+
+    def _hyperparameters(self, ds: xr.Dataset) -> str:
+        evaluation = json.loads(ds.attrs.get("hyperparameters", "{}"))
+        return json.dumps({"training": self.runs[0].config.to_dict(),
+                           "evaluation": evaluation}, sort_keys=True)
 
     def _loss(self) -> dict[str, Any]:
         if self.task != "language_model":
@@ -267,17 +385,34 @@ class NetworkSystem:
 
         return {"loss_fn": loss_fn, "error": error}
 
-    def _trajectory(self, run: Any) -> xr.Dataset:
-        """Projection of every checkpoint, plus the matched random walk (App. B)."""
-        from landscapes import trajectory
-        from theory.random_walk import matched_walk
+    # ---------------------------------------------------------------- identity
+    def fingerprints(self) -> list[str]:
+        """A digest of each replicate's final weights: what its results depend on."""
+        return [_file_digest(run.checkpoint_path(run.summary["iterations"])) for run in self.runs]
 
-        steps = run.iterations
-        states = _Lazy(run, steps)
-        ds = trajectory.project(states, step=steps, system=self.name, analysis="trajectory")
-        sizes, dimension = _step_sizes(states)
-        walk = matched_walk(sizes=sizes, dimension=dimension, steps=np.asarray(steps))
-        return ds.assign(walk_projection=walk.projection, walk_residual=walk.residual)
+    def data_fingerprint(self) -> str:
+        """A digest of the evaluation tensors themselves, whatever folder they came from."""
+        digest = hashlib.blake2b(digest_size=12)
+        for split, (x, y) in sorted(self.data().items()):
+            digest.update(split.encode())
+            for t in (x, y):
+                digest.update(str((tuple(t.shape), str(t.dtype))).encode())
+                digest.update(t.contiguous().cpu().numpy().tobytes())
+        return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _digest_cached(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.blake2b(digest_size=12)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_digest(path: Any) -> str:
+    stat = path.stat()
+    return _digest_cached(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 class _Lazy:
@@ -294,21 +429,7 @@ class _Lazy:
         return {k: v for k, v in state.items() if v.is_floating_point()}
 
 
-def _step_sizes(states: _Lazy) -> tuple[np.ndarray, int]:
-    """‖θ_k − θ_(k−1)‖ between consecutive checkpoints (float64), and the dimension D."""
-    import torch
-
-    sizes, previous = [], None
-    for i in range(len(states)):
-        current = torch.cat([v.double().ravel() for _, v in sorted(states[i].items())])
-        if previous is not None:
-            sizes.append(float(torch.linalg.vector_norm(current - previous)))
-        previous = current
-    return np.array(sizes), int(previous.numel()) if previous is not None else 0
-
-
-#: Closed-form systems listed by --list (any deep_linear_L<depth>_w<width> also works).
-THEORY = ("deep_linear", "deep_linear_L3_w4")
+# --------------------------------------------------------------------------- registry
 
 
 def _networks() -> list[str]:
@@ -323,6 +444,8 @@ def get_system(name: str) -> System:
 
     Examples
     --------
+    >>> get_system("deep_linear").kind
+    'theory'
     >>> get_system("mnst_mlp")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -331,7 +454,7 @@ def get_system(name: str) -> System:
     networks = _networks()
     if name in networks:
         return NetworkSystem(name)
-    if name.startswith("deep_linear"):
+    if isinstance(name, str) and name.startswith("deep_linear"):
         try:
             return TheorySystem(name)
         except ValueError:
@@ -349,3 +472,6 @@ def describe_systems() -> list[tuple[str, str]]:
     ['deep_linear', 'deep_linear_L3_w4', 'mnist_mlp']
     """
     return [(n, get_system(n).description) for n in (*THEORY, *_networks())]
+
+
+__all__ += ["Declined", "NetworkReplicates", "TheoryReplicates"]

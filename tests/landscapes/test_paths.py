@@ -257,3 +257,17 @@ def test_gram_gives_norms_of_combinations(anchors):
     c = np.array([0.3, -1.2, 2.0])
     direct = sum(ci * flat(a) for ci, a in zip(c, anchors))
     assert c @ g @ c == pytest.approx(float(direct.pow(2).sum()), rel=1e-9, abs=1e-6)
+
+
+def test_distance_between_nearly_equal_anchors_of_large_norm_is_exact():
+    # A late checkpoint and the final weights: norm ~1e3 apart from the init, 1e-12
+    # from each other. Forming ‖a‖² − 2⟨a, b⟩ + ‖b‖² would leave ~1e-5 of rounding.
+    init = {"w": torch.zeros(1000, dtype=torch.float64)}
+    late = {"w": torch.full((1000,), 30.0, dtype=torch.float64)}
+    final = {"w": late["w"] + 1e-12}
+    p = paths.from_iterations({0: init, 9: late}, final, [0.0, 0.5, 1.0])
+    d = p.distance()
+    gap = float(torch.linalg.vector_norm(final["w"] - late["w"]))  # 30 + 1e-12, as rounded
+    assert 3e-11 < gap < 3.3e-11
+    np.testing.assert_allclose(d[1], [0.0, gap / 2, gap], rtol=1e-9)
+    np.testing.assert_allclose(d[0, -1], float(torch.linalg.vector_norm(final["w"])), rtol=1e-12)

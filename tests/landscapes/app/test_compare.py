@@ -9,17 +9,22 @@ from urllib.error import URLError
 import numpy as np
 import pytest
 
-from landscapes import grids, metrics, results
+from landscapes import metrics, results
 from landscapes.app import compare
-from landscapes.app.systems import ANALYSES, Settings, get_system
+from landscapes.app.analyses import ANALYSES
+from landscapes.app.analyses.random_to_final import count_minima
+from landscapes.app.settings import Budget, Runtime
+from landscapes.app.systems import get_system
 
 
-def settings(replicates: int = 4, alphas=None, data_dir=None, **changes) -> Settings:
-    values = dict(alphas=grids.uniform(41, -0.5, 1.5) if alphas is None else alphas,
-                  zoom_points=21, from_alphas=grids.uniform(11, 0, 1), max_starts=5,
-                  replicates=replicates, seed=0, epochs=0.05, eval_examples=400,
-                  device="cpu", data_dir=data_dir, progress=False, trajectory_points=6)
-    return Settings(**{**values, **changes})
+def settings(replicates: int = 4, points: int = 41, **changes) -> Budget:
+    values = dict(points=points, zoom_points=21, max_starts=5, replicates=replicates, seed=0,
+                  epochs=0.05, eval_examples=400, trajectory_points=6)
+    return Budget(**{**values, **changes})
+
+
+def runtime(data_dir=None) -> Runtime:
+    return Runtime(device="cpu", data_dir=data_dir, progress=False)
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +35,7 @@ def private_home(tmp_path, monkeypatch):
 
 def test_theory_run_writes_three_outputs_with_every_analysis(tmp_path):
     tree, table = compare.run(["deep_linear", "deep_linear_L2_w3"], list(ANALYSES),
-                              settings(), tmp_path)
+                              settings(), tmp_path, runtime=runtime())
     for name in ("comparison.nc", "comparison.png", "comparison.pdf", "summary.csv"):
         assert (tmp_path / name).stat().st_size > 0
     back = results.load_tree(tmp_path / "comparison.nc")
@@ -52,10 +57,11 @@ def test_deep_linear_verdicts_match_the_closed_form(tmp_path):
     # monotonically, distinct solutions are separated by a barrier, and every minimum on
     # random→final is a solution (w1 w2 = 1). How flat the start is depends on the
     # init's scale (J'(0) = −2(1 − p)p'(0) is O(init)), so it is reported, not asserted.
-    fine = settings(replicates=8, alphas=grids.uniform(2001, -0.5, 1.5))
+    fine = settings(replicates=8, points=2001)
     analyses = ["init_to_final", "zoom_init", "final_to_final", "random_to_final",
                 "from_iteration"]
-    tree, table = compare.run(["deep_linear", "deep_linear"], analyses, fine, tmp_path)
+    tree, table = compare.run(["deep_linear", "deep_linear"], analyses, fine, tmp_path,
+                              runtime=runtime())
     row = table[0]
     assert row["monotone init->final"] == "yes (8/8)"
     assert row["flat near init (slope ratio)"].split()[0] in ("yes", "no", "mixed")
@@ -64,16 +70,22 @@ def test_deep_linear_verdicts_match_the_closed_form(tmp_path):
     # The count of minima is the exact number of solutions the segment crosses: one, or
     # two when the line from the random point crosses the other branch of w1 w2 = 1
     # first (e.g. from (5, 5) to (−1, −1)); "exactly one" is not a theorem here.
-    theory = get_system("deep_linear").analyze("random_to_final", fine)
+    from landscapes.app.analyses import get_analysis
+
+    theory = get_analysis("random_to_final").closed_form(get_system("deep_linear"), fine)
     seg = theory.loss.sel(alpha=slice(0, 1.002))
-    counts = [compare._minima(np.asarray(c), np.inf)[0] for c in seg]
+    counts = [count_minima(np.asarray(c), np.inf)[0] for c in seg]
     np.testing.assert_array_equal(counts, theory.exact_minima.values)
     # gradient flow never climbs: no start along it sees a rise on its way to the solution
-    assert float(row["largest barrier from t"]) < 1e-12 and row["barrier gone from t"] == "0"
+    assert float(row["largest rise from t (Frankle)"]) < 1e-12
+    assert row["barrier (bump) gone from t"] == "0"
+    # ... but its early lines are concave (the flattening): a chord excess, not a barrier
+    assert float(row["largest chord excess from t"]) > 0.01
 
 
 def test_barrier_between_distinct_solutions_is_positive(tmp_path):
-    tree, _ = compare.run(["deep_linear", "deep_linear"], ["final_to_final"], settings(), tmp_path)
+    tree, _ = compare.run(["deep_linear", "deep_linear"], ["final_to_final"], settings(),
+                          tmp_path, runtime=runtime())
     ds = tree["final_to_final"].isel(system=0)
     heights = metrics.linear_barrier(ds.sel(alpha=slice(0, 1))).height.values
     ends = ds.loss.sel(alpha=[0.0, 1.0])
@@ -83,13 +95,15 @@ def test_barrier_between_distinct_solutions_is_positive(tmp_path):
 
 def test_network_and_theory_overlay_on_a_tiny_budget(tmp_path, data_root):
     tree, table = compare.run(["deep_linear", "mnist_mlp"], list(ANALYSES),
-                              settings(replicates=2, data_dir=data_root), tmp_path)
+                              settings(replicates=2), tmp_path, runtime=runtime(data_root))
     ds = tree["init_to_final"]
     assert ds.loss.dims == ("system", "replicate", "split", "alpha")
     net = ds.sel(system="mnist_mlp")
     assert (net.loss.sel(alpha=1.0) < net.loss.sel(alpha=0.0)).all()  # it trained
     # different loss scales, one normalised axis: every curve runs from 1 at α=0 to 0 at α=1
-    norm = compare._normalised(tree)["init_to_final"]
+    from landscapes.app.analyses.line import normalised
+
+    norm = normalised(tree["init_to_final"], tree["init_to_final"])
     np.testing.assert_allclose(norm.sel(alpha=0.0), 1.0, atol=1e-9)
     np.testing.assert_allclose(norm.sel(alpha=1.0), 0.0, atol=1e-9)
     assert [r["system"] for r in table] == ["deep_linear", "mnist_mlp"]
@@ -103,15 +117,14 @@ def test_network_and_theory_overlay_on_a_tiny_budget(tmp_path, data_root):
 
 
 def test_cli_end_to_end_then_warm_reuse(tmp_path, data_root, monkeypatch, capsys):
-    monkeypatch.setitem(compare.BUDGETS, "tiny", {
-        "alphas": grids.uniform(9, -0.5, 1.5), "zoom_points": 5,
-        "from_alphas": grids.uniform(5, 0, 1), "max_starts": 3, "replicates": 2,
-        "epochs": 0.05, "eval_examples": 300, "trajectory_points": 4})
+    monkeypatch.setitem(compare.BUDGETS, "tiny", Budget(
+        points=9, zoom_points=5, max_starts=3, replicates=2, epochs=0.05, eval_examples=300,
+        trajectory_points=4))
     argv = ["deep_linear", "mnist_mlp", "--budget", "tiny", "--data-dir", str(data_root),
             "--out", str(tmp_path / "out"), "--quiet", "--device", "cpu"]
     assert compare.main(argv) == 0
     out = capsys.readouterr().out
-    assert "barrier final->final" in out and "max residual/norm" in out
+    assert "barrier final->final" in out and "max residual / max norm" in out
     first = results.load_tree(tmp_path / "out" / "comparison.nc")
 
     from landscapes.app import systems
@@ -125,11 +138,11 @@ def test_cli_end_to_end_then_warm_reuse(tmp_path, data_root, monkeypatch, capsys
     assert results.load_tree(tmp_path / "out" / "comparison.nc").identical(first)
 
 
-def test_cli_lists_systems(capsys):
+def test_cli_lists_systems_and_analyses(capsys):
     assert compare.main(["--list"]) == 0
     out = capsys.readouterr().out
     for name in ("deep_linear", "mnist_mlp", "mnist_relu", "mnist_sigmoid", "mnist_maxout",
-                 "fashion_mlp", "cifar_resnet20"):
+                 "fashion_mlp", "cifar_resnet20", *ANALYSES):
         assert name in out
 
 
@@ -139,7 +152,9 @@ def test_cli_lists_systems(capsys):
         (["deep_linear", "mnst_mlp"], "did you mean 'mnist_mlp'"),
         (["deep_linear"], "give two systems, got 1"),
         (["deep_linear", "deep_linear", "--analyses", "zooom"], "unknown analysis 'zooom'"),
-        (["deep_linear", "deep_linear", "--replicates", "1"], "at least 2"),
+        (["deep_linear", "mnist_mlp", "--replicates", "1"], "at least 2"),
+        (["deep_linear", "deep_linear", "--points", "2"], "points must be at least 3"),
+        (["deep_linear", "deep_linear", "--bn", "recomput"], "invalid choice"),
         (["deep_linear", "deep_linear", "--device", "tpu"], "unknown device 'tpu'"),
     ],
 )

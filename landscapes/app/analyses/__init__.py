@@ -1,0 +1,54 @@
+"""The analysis registry: one file per analysis, one line each below.
+
+Every module named in :data:`REGISTRY` defines ``ANALYSIS``, an instance of
+:class:`~landscapes.app.analyses.base.Analysis`: how to build its path from a system's
+replicates, its closed form where theory has one, its summary-table rows and its figure
+panel. ``compare``, ``reproduce`` and the analysis cache all go through
+:func:`get_analysis`, so a new analysis is one new file plus one line here.
+
+Examples
+--------
+>>> get_analysis("final_to_final").min_replicates
+2
+>>> get_analysis("final_to_fianl")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ValueError: unknown analysis 'final_to_fianl' (did you mean 'final_to_final'?); choose from [...]
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from landscapes.app.analyses.base import Analysis, Declined
+from landscapes.names import unknown_name
+
+__all__ = ["REGISTRY", "ANALYSES", "get_analysis", "describe_analyses", "Analysis", "Declined"]
+
+#: Analysis name -> module under landscapes.app.analyses, in the order tables list them.
+REGISTRY: dict[str, str] = {
+    "init_to_final": "init_to_final",
+    "zoom": "zoom",
+    "zoom_init": "zoom_init",
+    "zoom_final": "zoom_final",
+    "final_to_final": "final_to_final",
+    "random_to_final": "random_to_final",
+    "from_iteration": "from_iteration",
+    "trajectory": "trajectory",
+}
+
+#: The analyses of the compare command, in order (every registered one).
+ANALYSES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get_analysis(name: str) -> Analysis:
+    """The registered analysis ``name``, with the closest match in the error."""
+    if name not in REGISTRY:
+        raise unknown_name("analysis", name, REGISTRY)
+    module = importlib.import_module(f"landscapes.app.analyses.{REGISTRY[name]}")
+    return module.ANALYSIS
+
+
+def describe_analyses() -> list[tuple[str, str]]:
+    """(name, one line) of every registered analysis."""
+    return [(name, get_analysis(name).description) for name in REGISTRY]

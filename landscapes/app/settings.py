@@ -1,0 +1,230 @@
+"""Budgets: what a study computes, as one frozen dataclass whose fields become CLI flags.
+
+A :class:`Budget` holds every knob that decides how much a study computes -- training
+length, evaluation examples, grid sizes, replicates -- and the choices that change its
+numbers (batch-norm policy, precision). Each field carries its help text and whether it
+changes results, so the command-line flags (:func:`add_flags`), ``--help`` and the
+analysis cache key (:meth:`Budget.key`) are all generated from one place and cannot
+drift apart. Settings that only change how fast the same numbers come (threads,
+progress output, the device's index) are :class:`Runtime` fields instead.
+
+Examples
+--------
+>>> b = Budget(points=41, replicates=2)
+>>> b.replace(points=11).points
+11
+>>> Budget(bn="recomput")
+Traceback (most recent call last):
+...
+ValueError: unknown bn 'recomput' (did you mean 'recompute'?); choose from ['interpolate', 'recompute']
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from landscapes.names import unknown_name
+
+__all__ = ["Budget", "Runtime", "BN_MODES", "PRECISIONS", "add_flags", "budget_from_args"]
+
+#: Batch-norm policies of :func:`landscapes.evaluate`.
+BN_MODES = ("interpolate", "recompute")
+#: Precisions of :func:`landscapes.evaluate`.
+PRECISIONS = ("float32", "bfloat16", "float16")
+
+
+def _knob(default: Any, help: str, metavar: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "metavar": metavar})
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much a study computes, and every choice that changes its numbers.
+
+    ``None`` in an optional field means "the natural full amount": every example of a
+    split, every start iteration, each experiment's own training length.
+    """
+
+    replicates: int = _knob(3, "replicates per system: independently trained networks, or "
+                               "seeded inits for theory (final->final pairs them)", "N")
+    seed: int = _knob(0, "base seed of the replicates", "N")
+    epochs: float | None = _knob(None, "training length of every network in epochs "
+                                       "(default: each experiment's own)", "E")
+    eval_examples: int | None = _knob(None, "examples of each split the networks are "
+                                            "evaluated on, the first N (default: all)", "N")
+    splits: tuple[str, ...] = _knob(("train", "test"), "comma-separated splits to evaluate",
+                                    "LIST")
+    points: int = _knob(100, "alpha points of every line (init->final, final->final, "
+                             "random->final, from iteration t)", "N")
+    zoom_points: int = _knob(200, "alpha points of each high-resolution zoom window", "N")
+    max_starts: int | None = _knob(None, "at most this many start iterations t, "
+                                         "log-spaced (default: every checkpoint of Frankle's "
+                                         "schedule)", "N")
+    trajectory_points: int = _knob(0, "extra evenly spaced checkpoints for the trajectory, "
+                                      "besides Frankle's log-spaced ones", "N")
+    random_scale: float = _knob(5.0, "norm of the random start of random->final, in units of "
+                                     "the solution's norm (layer by layer)", "S")
+    bn: str = _knob("interpolate", "batch-norm statistics along a path: 'interpolate' them "
+                                   "or 'recompute' them at every point", "MODE")
+    precision: str = _knob("float32", "precision of the evaluation's forward passes: "
+                                      "float32 (exact), bfloat16 or float16 (autocast)", "P")
+
+    def __post_init__(self) -> None:
+        _coerce(self)
+        _validate(self)
+
+    def replace(self, **changes: Any) -> Budget:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+    def key(self, used: tuple[str, ...] | None = None) -> str:
+        """Canonical JSON of the fields in ``used`` (default all): a cache key's part.
+
+        Examples
+        --------
+        >>> Budget().key(("points",)) == Budget(epochs=3).key(("points",))
+        True
+        """
+        values = self.to_dict()
+        names = values if used is None else used
+        return json.dumps({k: values[k] for k in sorted(names)}, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a study runs; none of it changes a number, so none of it is cached on.
+
+    The device type does change floating-point rounding, so the systems add it to their
+    cache keys themselves; the thread count does not enter (see
+    :func:`landscapes.devices.resolve_threads`).
+    """
+
+    device: str = "cpu"
+    data_dir: str | os.PathLike | None = None
+    runs_dir: str | os.PathLike | None = None
+    progress: bool | None = None
+    threads: int | None = None
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _coerce(budget: Budget) -> None:
+    # 40 and 40.0 must be one budget, and a CLI string must not slip through.
+    for f in fields(budget):
+        value = getattr(budget, f.name)
+        base = str(f.type).split(" |")[0]
+        if value is None or isinstance(value, bool):
+            if isinstance(value, bool):
+                raise ValueError(f"{f.name} must be a number, got {value!r}")
+            continue
+        try:
+            if base == "int":
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                value = int(value)
+            elif base == "float":
+                value = float(value)
+            elif base.startswith("tuple"):
+                if isinstance(value, str):
+                    value = [v.strip() for v in value.split(",") if v.strip()]
+                value = tuple(str(v) for v in value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{f.name} must be {base}, got {value!r}") from None
+        object.__setattr__(budget, f.name, value)
+
+
+def _validate(b: Budget) -> None:
+    positive = {"replicates": b.replicates, "points": b.points, "zoom_points": b.zoom_points}
+    for name, value in positive.items():
+        if value < (3 if "points" in name else 1):
+            least = 3 if "points" in name else 1
+            raise ValueError(f"{name} must be at least {least}, got {value!r}")
+    for name in ("eval_examples", "max_starts"):
+        value = getattr(b, name)
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1 (or unset for all), got {value!r}")
+    if b.epochs is not None and not b.epochs > 0:
+        raise ValueError(f"epochs must be positive (or unset for each experiment's own), "
+                         f"got {b.epochs!r}")
+    if b.seed < 0 or b.trajectory_points < 0:
+        raise ValueError(f"seed and trajectory_points must be >= 0, got {b.seed!r} and "
+                         f"{b.trajectory_points!r}")
+    if not b.random_scale > 0:
+        raise ValueError(f"random_scale must be positive, got {b.random_scale!r}")
+    if not b.splits:
+        raise ValueError("splits must name at least one split, e.g. 'train,test'")
+    if b.bn not in BN_MODES:
+        raise unknown_name("bn", b.bn, BN_MODES)
+    if b.precision not in PRECISIONS:
+        raise unknown_name("precision", b.precision, PRECISIONS)
+
+
+# ------------------------------------------------------------------------ command line
+
+
+class _All:
+    """What an optional count's flag parses ``all`` to; "not given" stays None."""
+
+    def __repr__(self) -> str:
+        return "all"
+
+
+_ALL = _All()
+
+
+def _parse_optional(base: str):  # noqa: ANN202 -- an argparse type
+    cast = {"int": int, "float": float}[base]
+
+    def parse(text: str) -> Any:
+        if text.lower() in ("all", "none", "default"):
+            return _ALL
+        return cast(text)
+
+    parse.__name__ = base
+    return parse
+
+
+def add_flags(parser: argparse.ArgumentParser, defaults: Budget) -> None:
+    """One ``--flag`` per :class:`Budget` field, with its help and the budget's default.
+
+    Flags default to ``None`` (not given) so :func:`budget_from_args` can tell a flag the
+    user set from the budget's value; ``all`` unsets an optional count.
+    """
+    group = parser.add_argument_group(
+        "budget (defaults: the chosen --budget; each changes the results and their cache key)")
+    for f in fields(Budget):
+        base = str(f.type).split(" |")[0]
+        optional = "None" in str(f.type)
+        if base.startswith("tuple"):
+            kind: Any = str
+        elif optional:
+            kind = _parse_optional(base)
+        else:
+            kind = {"int": int, "float": float}.get(base, str)
+        shown = getattr(defaults, f.name)
+        shown = ",".join(shown) if isinstance(shown, tuple) else ("all" if shown is None else shown)
+        choices = {"bn": BN_MODES, "precision": PRECISIONS}.get(f.name)
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, type=kind,
+                           metavar=f.metadata["metavar"], choices=choices,
+                           help=f"{f.metadata['help']} [{shown}]")
+
+
+def budget_from_args(defaults: Budget, args: argparse.Namespace) -> Budget:
+    """``defaults`` with every budget flag the user gave applied (validated)."""
+    changes = {}
+    for f in fields(Budget):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            changes[f.name] = None if value is _ALL else value
+    return defaults.replace(**changes) if changes else defaults

@@ -1,0 +1,71 @@
+"""The engine on the torch twin of a closed-form system equals the closed form.
+
+For every registered analysis, the path it builds from a system's replicates is
+evaluated by :func:`landscapes.evaluate` on :class:`experiments.models.deep_linear.DeepLinear`
+with the closed form's own anchors, in float64, and compared with what
+:mod:`theory.deep_linear` computes exactly -- the way neural-tangents checks its kernels
+against sampled networks. The trajectory analysis has no loss; its projection,
+residual and norm (computed by :mod:`landscapes.trajectory` from the twin's checkpoints)
+are compared instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from landscapes.app.analyses import REGISTRY, get_analysis
+from landscapes.app.settings import Budget
+from landscapes.app.systems import get_system
+
+#: float64 end to end; the closed forms sum squares of a polynomial's values, the engine
+#: multiplies matrices: both are exact to a few ulps of the loss scale.
+RTOL, ATOL = 1e-9, 1e-12
+BUDGET = Budget(replicates=3, points=17, zoom_points=9, max_starts=5, seed=1)
+SYSTEMS = ["deep_linear", "deep_linear_L3_w4"]
+
+
+@pytest.mark.parametrize("system_name", SYSTEMS)
+@pytest.mark.parametrize("analysis_name", [a for a in REGISTRY if a != "trajectory"])
+def test_engine_equals_closed_form_along_every_path(system_name, analysis_name):
+    system, analysis = get_system(system_name), get_analysis(analysis_name)
+    exact = analysis.closed_form(system, BUDGET)
+    measured = analysis.measure(system.replicates(BUDGET), BUDGET)
+    assert measured.loss.dims == exact.loss.dims
+    for dim in exact.loss.dims:
+        np.testing.assert_array_equal(measured[dim].values, exact[dim].values)
+    scale = float(np.abs(exact.loss).max())
+    np.testing.assert_allclose(measured.loss.values, exact.loss.values,
+                               rtol=RTOL, atol=ATOL * scale)
+    # the paths run between the same points: equal distances along them
+    np.testing.assert_allclose(measured.distance.values, exact.distance.values,
+                               rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("system_name", SYSTEMS)
+def test_trajectory_projection_equals_closed_form(system_name):
+    system, analysis = get_system(system_name), get_analysis("trajectory")
+    exact = analysis.closed_form(system, BUDGET)
+    measured = analysis.measure(system.replicates(BUDGET), BUDGET)
+    np.testing.assert_array_equal(measured.step.values, exact.step.values)
+    for var in ("projection", "residual", "norm", "walk_projection", "walk_residual"):
+        np.testing.assert_allclose(measured[var].values, exact[var].values,
+                                   rtol=1e-8, atol=1e-10, err_msg=var)
+
+
+def test_the_agreement_can_fail():
+    # The same comparison with another seed's anchors must not pass: the test above
+    # compares numbers that depend on the anchors, not two copies of one constant.
+    system, analysis = get_system("deep_linear"), get_analysis("final_to_final")
+    exact = analysis.closed_form(system, BUDGET)
+    other = analysis.measure(system.replicates(BUDGET.replace(seed=2)), BUDGET)
+    assert not np.allclose(other.loss.values, exact.loss.values, rtol=RTOL)
+
+
+def test_limits_of_the_closed_form_hold_on_the_network():
+    # At α = 0 the init→final line is the init, at α = 1 a solution (J = 0); the engine
+    # sees the same limits on the twin.
+    system, analysis = get_system("deep_linear_L3_w4"), get_analysis("init_to_final")
+    measured = analysis.measure(system.replicates(BUDGET), BUDGET)
+    assert float(measured.loss.sel(alpha=1.0).max()) < 1e-12
+    assert (measured.loss.sel(alpha=0.0) > 0.1).all()
