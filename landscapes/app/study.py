@@ -10,10 +10,11 @@ reads "n/a" in the table.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,28 @@ def cache_key(system: System, analysis: Analysis, budget: Budget, runtime: Runti
 
     The system's identity (a closed form's name; a network's final weights, evaluation
     data and device type), the budget fields the system and the analysis use, and the
-    code version.
+    code (:func:`source_digest`).
     """
-    made = results.provenance()
     used = tuple(sorted(set(system.uses) | set(analysis.uses)))
     return json.dumps([system.name, system.key(budget, runtime), analysis.name,
-                       json.loads(budget.key(used)), made["landscapes_version"],
-                       made["git_commit"]], sort_keys=True)
+                       json.loads(budget.key(used)), source_digest()], sort_keys=True)
+
+
+@functools.cache
+def source_digest() -> str:
+    """A digest of the code that computes results: every module of the three packages.
+
+    Finer than a version and safer than a commit: editing the engine invalidates the
+    cache even before a commit, while a commit that touches only documentation or tests
+    does not.
+    """
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.blake2b(digest_size=12)
+    for package in ("landscapes", "theory", "experiments"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def analyze(system: System, analysis: Analysis, budget: Budget, runtime: Runtime,
@@ -114,6 +130,8 @@ class Study:
     runtime : Runtime
     reuse : bool
         Read analyses computed before from :func:`cache_root`.
+    pairs : collection of (system, analysis), optional
+        Compute only these pairs of the product (a paper's figures need some of each).
     """
 
     systems: Sequence[str]
@@ -121,6 +139,7 @@ class Study:
     budget: Budget
     runtime: Runtime = field(default_factory=Runtime)
     reuse: bool = True
+    pairs: Collection[tuple[str, str]] | None = None
     #: analysis -> system -> its dataset, or the reason it was declined.
     parts: dict[str, dict[str, xr.Dataset | Declined]] = field(default_factory=dict)
 
@@ -132,7 +151,11 @@ class Study:
         """Raise ``ValueError`` with one clear line for a pair that cannot run at all."""
         for analysis in self._analyses.values():
             for system in self._systems.values():
-                system.check(analysis, self.budget, self.runtime)
+                if self._wanted(system.name, analysis.name):
+                    system.check(analysis, self.budget, self.runtime)
+
+    def _wanted(self, system: str, analysis: str) -> bool:
+        return self.pairs is None or (system, analysis) in self.pairs
 
     def run(self) -> Study:
         """Compute every (analysis, system) pair, in order; returns ``self``."""
@@ -140,7 +163,7 @@ class Study:
         for name, analysis in self._analyses.items():
             row = self.parts.setdefault(name, {})
             for system_name, system in self._systems.items():
-                if system_name in row:
+                if system_name in row or not self._wanted(system_name, name):
                     continue
                 say(self.runtime, f"{name}: {system_name}")
                 try:

@@ -35,6 +35,7 @@ REGISTRY: dict[str, str] = {
     "random_to_final": "random_to_final",
     "from_iteration": "from_iteration",
     "trajectory": "trajectory",
+    "learning_curve": "learning_curve",
 }
 
 #: The analyses of the compare command, in order (every registered one).

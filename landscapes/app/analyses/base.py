@@ -91,8 +91,8 @@ class Context:
 class Analysis:
     """One analysis: subclass it in one file and add one line to the registry.
 
-    Class attributes
-    ----------------
+    Attributes
+    ----------
     name, title, description : str
         Registry key, figure title, and the one line ``--list`` shows.
     uses : tuple of str

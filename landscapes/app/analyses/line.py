@@ -28,8 +28,8 @@ __all__ = ["Line", "normalised", "test_split"]
 class Line(Analysis):
     """A line from anchor ``start`` to anchor ``end`` of every replicate.
 
-    Class attributes
-    ----------------
+    Attributes
+    ----------
     start, end : str
         Anchor names, methods of :class:`~landscapes.app.analyses.base.Replicates`.
     window : tuple of float

@@ -1,0 +1,236 @@
+"""Frankle (2020), "Revisiting 'Qualitatively characterizing neural network optimization
+problems'", arXiv:2012.06898: Figs. 1–3 on the data this machine has.
+
+Lines from iteration t ∈ {0} ∪ {2^k} ∪ {1000k} to the end of training, 100 points on
+[0, 1], test loss and error, mean ± std over 3 replicates (§2). LeNet-300-100 on MNIST
+is the paper's small-scale setting; the same network on Fashion-MNIST extends it. VGG-16
+and ResNet-20 (CIFAR-10) and ResNet-50 (ImageNet) are drawn too wherever their data is
+in the data root, and listed with what they need otherwise. Iteration t = 0 is the
+init, so Fig. 1 is the first line of Fig. 2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from landscapes import metrics
+from landscapes.app.analyses.from_iteration import GONE, barriers, drop
+from landscapes.app.analyses.init_to_final import MONOTONE_RTOL
+from landscapes.app.papers import drawing
+from landscapes.app.papers.base import Claim, Figure, Outcome, Paper
+from landscapes.app.settings import Budget
+
+SMALL = ("mnist_mlp", "fashion_mlp")
+LARGE = ("cifar_vgg16", "cifar_resnet20", "imagenet_resnet50")
+SYSTEMS = (*SMALL, *LARGE)
+#: From this iteration on the paper calls the MNIST line flat ("After iteration 1000 ...").
+FLAT_FROM = 1000
+#: "Flat" in numbers: the line's range within this share of the init→final drop.
+FLAT = 0.05
+
+
+def _systems(o: Outcome, analysis: str) -> list[str]:
+    return [s for s in SYSTEMS if o.has(s, analysis)]
+
+
+def _fig1(o: Outcome) -> Any:
+    fig, axes = drawing.figure(2)
+    for i, system in enumerate(_systems(o, "from_iteration")):
+        ds = o.ds(system, "from_iteration").isel(start_iteration=0).sel(split="test")
+        for ax, var in zip(axes.flat, ("loss", "error")):
+            drawing.band(ax, ds.alpha.values, ds[var], label=system, color=f"C{i}")
+    axes[0, 0].set(xlabel="α (0: iteration 0, 1: last iteration)", ylabel="test loss")
+    axes[0, 1].set(xlabel="α (0: iteration 0, 1: last iteration)", ylabel="test error")
+    for ax in axes.flat:
+        ax.legend(fontsize=7)
+    return fig
+
+
+def _fig2(o: Outcome) -> Any:
+    import matplotlib as mpl
+
+    systems = _systems(o, "from_iteration")
+    fig, axes = drawing.figure(2, len(systems), height=3.0)
+    for row, system in enumerate(systems):
+        ds = o.ds(system, "from_iteration").sel(split="test")
+        t = ds.start_iteration.values
+        norm = mpl.colors.LogNorm(vmin=1, vmax=max(2, t.max() + 1))
+        cmap = mpl.colormaps["viridis"]
+        for ax, var in zip(axes[row], ("loss", "error")):
+            for k in t:
+                values = ds[var].sel(start_iteration=k).mean("replicate")
+                ax.plot(ds.alpha, values, color=cmap(norm(k + 1)), lw=1)
+            ax.set(xlabel="α", ylabel=f"test {var}", title=system)
+        fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes[row, 1],
+                     label="start iteration t + 1")
+    return fig
+
+
+def _fig3(o: Outcome) -> Any:
+    systems = _systems(o, "from_iteration")
+    fig, axes = drawing.figure(1, 2, width=5.2, height=3.0)
+    for i, system in enumerate(systems):
+        ds = o.ds(system, "from_iteration").sel(split="test")
+        for ax, var in zip(axes[:, 0], ("loss", "error")):
+            scale = drop(ds[[var]].rename({var: "loss"}), None)
+            for kind, style in (("rise", "o-"), ("bump", "x--")):
+                h = barriers(ds[var], scale, kind)
+                label = system if kind == "rise" else f"{system} (bump)"
+                drawing.band(ax, h.start_iteration.values, h, label=label, color=f"C{i}",
+                             ls=style[1:], marker=style[0], ms=3)
+            ax.set(xscale="symlog", xlabel="start iteration t",
+                   ylabel=f"max increase of test {var}")
+    axes[0, 0].legend(fontsize=7)
+    return fig
+
+
+def _mnist(o: Outcome, split: str = "test") -> xr.Dataset:
+    return o.ds("mnist_mlp", "from_iteration").sel(split=split)
+
+
+def _both(o: Outcome, judge: Any) -> tuple[str, str]:
+    """Judge on MNIST (the paper's claim); report Fashion-MNIST beside it."""
+    text, verdict = judge(o, "mnist_mlp")
+    if o.has("fashion_mlp", "from_iteration"):
+        extra, _ = judge(o, "fashion_mlp")
+        text += f"; Fashion-MNIST (extension): {extra}"
+    return text, verdict
+
+
+def _convex(o: Outcome, system: str) -> tuple[str, str]:
+    ds = o.ds(system, "from_iteration").isel(start_iteration=0)
+    parts, ok = [], []
+    for split in ("test", "train"):
+        c = ds.loss.sel(split=split)
+        conv = metrics.convexity(c, skip_flattening=True)
+        start = metrics.flattening(c).end
+        ok.append(bool(conv.convex.all()))
+        parts.append(f"{split}: convex {int(conv.convex.sum())}/{conv.convex.size} from "
+                     f"α≈{float(start.mean()):.2f} (gap {float(conv.gap.max()):.3f})")
+    return ", ".join(parts), "reproduced" if all(ok) else "differs"
+
+
+def _rapid(o: Outcome, system: str) -> tuple[str, str]:
+    c = o.ds(system, "from_iteration").isel(start_iteration=0).loss.sel(split="test")
+    half = metrics.half_drop_alpha(c)
+    last = ((c.sel(alpha=0.9, method="nearest") - c.isel(alpha=-1))
+            / (c.isel(alpha=0) - c.isel(alpha=-1)))
+    text = (f"half the test-loss drop by α≈{float(half.mean()):.2f}; the last 10 % of the "
+            f"line covers {float(last.mean()):.1%} of it")
+    return text, "reproduced" if float(half.max()) < 0.5 else "differs"
+
+
+def _monotone(o: Outcome, system: str) -> tuple[str, str]:
+    ds = o.ds(system, "from_iteration").isel(start_iteration=0)
+    parts, ok = [], []
+    for split in ("test", "train"):
+        m = metrics.monotonicity(ds.loss.sel(split=split), rtol=MONOTONE_RTOL)
+        ok.append(bool(m.monotone.all()))
+        parts.append(f"{split}: {int(m.monotone.sum())}/{m.monotone.size} "
+                     f"(largest bump {float(m.bump.max()):.2g})")
+    return ", ".join(parts), "reproduced" if all(ok) else "differs"
+
+
+def _later(o: Outcome, system: str) -> tuple[str, str]:
+    ds = o.ds(system, "from_iteration").sel(split="test")
+    conv = metrics.convexity(ds.loss, skip_flattening=True).convex
+    share = conv.mean("replicate")
+    ok = bool((share == 1).all())
+    text = (f"test loss from every t convex past its flattening: "
+            f"{int(conv.all('replicate').sum())}/{conv.sizes['start_iteration']} starts "
+            f"(t = {ds.start_iteration.values.tolist()})")
+    return text, "reproduced" if ok else "differs"
+
+
+def _barrier_free(o: Outcome, system: str) -> tuple[str, str]:
+    ds = o.ds(system, "from_iteration")
+    parts, ok = [], []
+    for split in ("test", "train"):
+        d = ds.sel(split=split)
+        scale = drop(d, None)
+        bump = barriers(d.loss, scale, "bump").mean("replicate") / float(scale.mean())
+        rise = barriers(d.loss, scale, "rise").mean("replicate") / float(scale.mean())
+        ok.append(float(bump.max()) <= GONE)
+        parts.append(f"{split}: largest bump {float(bump.max()):.2%} of the drop, largest "
+                     f"rise (Frankle's measure) {float(rise.max()):.2%}")
+    return ", ".join(parts), "reproduced" if all(ok) else "differs"
+
+
+def _flat_late(o: Outcome, system: str) -> tuple[str, str]:
+    ds = o.ds(system, "from_iteration").sel(split="test")
+    late = ds.start_iteration.values[ds.start_iteration.values >= FLAT_FROM]
+    if late.size == 0:
+        total = int(o.ds(system, "from_iteration").start_iteration.max())
+        return (f"no start at t ≥ {FLAT_FROM} (training at this budget has {total}+ "
+                "iterations); run a longer budget", "cannot run here")
+    scale = float(drop(ds, None).mean())
+    c = ds.loss.sel(start_iteration=late)
+    span = ((c.max("alpha") - c.min("alpha")) / scale).max()
+    text = f"from t ≥ {FLAT_FROM} the test loss varies by at most {float(span):.1%} of the drop"
+    return text, "reproduced" if float(span) <= FLAT else "differs"
+
+
+def _large(system: str) -> Any:
+    def judge(o: Outcome) -> tuple[str, str]:
+        ds = o.ds(system, "from_iteration").sel(split="test")
+        half = float(metrics.half_drop_alpha(ds.loss.isel(start_iteration=0)).mean())
+        scale = drop(ds, None)
+        bump = barriers(ds.loss, scale, "bump").mean("replicate") / float(scale.mean())
+        t = ds.start_iteration.values
+        barred = t[np.asarray(bump) > GONE]
+        text = (f"{system}: half the test-loss drop only at α≈{half:.2f}; barrier (bump > "
+                f"{GONE:.0%} of the drop) from t = {barred.min() if barred.size else 'never'}"
+                f", last at t = {barred.max() if barred.size else '-'}")
+        ok = half > 0.5 and barred.size > 0 and barred.min() > 0 and barred.max() < t.max()
+        return text, "reproduced" if ok else "differs"
+
+    return judge
+
+
+BUDGETS = {
+    "quick": Budget(replicates=3, epochs=3.0, eval_examples=5000, points=41, zoom_points=41,
+                    max_starts=10, trajectory_points=0),
+    "paper": Budget(replicates=3, epochs=None, eval_examples=None, points=100,
+                    zoom_points=200, max_starts=None, trajectory_points=0),
+}
+
+_NEEDS = tuple((s, a) for s in SYSTEMS for a in ("from_iteration", "init_to_final"))
+
+PAPER = Paper(
+    name="frankle2020",
+    citation="Frankle (2020), Revisiting 'Qualitatively characterizing neural network "
+             "optimization problems', arXiv:2012.06898",
+    budgets=BUDGETS,
+    figures=(
+        Figure("1", "init → final: test loss and error, 100 points", _fig1, needs=_NEEDS),
+        Figure("2", "iteration t → final, coloured by t", _fig2, needs=_NEEDS),
+        Figure("3", "maximum increase of loss and error vs t", _fig3, needs=_NEEDS),
+    ),
+    claims=(
+        Claim(("1",), "On MNIST ... the loss indeed has a simple, approximately convex shape "
+                      "along this cross section.", lambda o: _both(o, _convex)),
+        Claim(("1",), "[MNIST] decreasing rapidly close to initialization and reaching a "
+                      "flat region close to the optimum.", lambda o: _both(o, _rapid)),
+        Claim(("1",), "Loss is roughly monotonically non-increasing.",
+              lambda o: _both(o, _monotone)),
+        Claim(("2",), "On MNIST, the test loss retains its convex behavior when "
+                      "interpolating from later iterations.", lambda o: _both(o, _later)),
+        Claim(("2",), "After iteration 1000, the network is close to its final accuracy, "
+                      "and loss is flat when interpolating.", lambda o: _both(o, _flat_late)),
+        Claim(("3",), "MNIST does not become linearly separated from the optimum by loss "
+                      "barriers (unlike the larger-scale settings).",
+              lambda o: _both(o, _barrier_free)),
+        *(Claim(("1", "2", "3"), f"[{name}] loss stays high until close to the optimum; a "
+                                 f"barrier appears from early t ({when}) and is gone later.",
+                _large(name), systems=(name,))
+          for name, when in (("cifar_vgg16", "t ≈ 16, gone after 8K"),
+                             ("cifar_resnet20", "t ≈ 16, gone after 2K"),
+                             ("imagenet_resnet50", "t ≈ 256, gone after 50K"))),
+    ),
+    notes=("The larger-scale claims (barriers from t ≈ 16 on VGG-16 and ResNet-20, t ≈ 256 "
+           "on ResNet-50, gone after 8K, 2K and 50K iterations) need CIFAR-10 and ImageNet: "
+           "their systems are drawn when the data root has them."),
+)

@@ -1,0 +1,335 @@
+"""Reproduce a paper's figures and check its claims: ``python -m landscapes.reproduce PAPER``.
+
+For the chosen paper (:mod:`landscapes.app.papers`) and budget, trains what the figures
+need (reusing the run store), computes every analysis through the analysis cache, draws
+each figure as ``figure<id>.png`` and ``.pdf``, and writes the netCDF tree
+(``results.nc``), the summary table (``summary.csv``) and the findings
+(``findings.csv``, ``findings.md``): claim by claim, what the paper said, what we
+measured, and whether it holds. Figures whose data is not on this machine are listed
+with what they need and the command that runs them once it is there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from landscapes import results
+from landscapes.app.papers import REGISTRY, get_paper
+from landscapes.app.papers.base import DATASET_NAMES, Figure, Outcome, Paper
+from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
+from landscapes.app.study import Study, cache_root, say, write_csv
+from landscapes.app.systems import NetworkSystem, get_system
+
+__all__ = ["main", "run", "Plan", "plan"]
+
+#: Where each dataset's files go in a data root, for the "needs ..." lines.
+DATA_LAYOUT = {"cifar10": "cifar-10-batches-py/", "ptb": "ptb/ptb.{train,valid,test}.txt",
+               "imagenet": "imagenet/{train,val}/<class>/", "mnist": "mnist/",
+               "fashion_mnist": "fashion-mnist/"}
+
+
+@dataclass
+class Plan:
+    """What can be made here: figures with their computable pairs, and what cannot."""
+
+    paper: Paper
+    figures: list[Figure]
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    #: figure id -> why it cannot be made here (and how to make it).
+    blocked: dict[str, str] = field(default_factory=dict)
+    #: figure id -> systems left out of it for want of data.
+    partial: dict[str, list[str]] = field(default_factory=dict)
+    #: system name -> why it is not available.
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def made(self) -> list[Figure]:
+        return [f for f in self.figures if f.id not in self.blocked]
+
+
+def _needs_data(system: str, runtime: Runtime, download: bool) -> str:
+    """Why ``system`` cannot run here ('' when it can)."""
+    spec = get_system(system)
+    if not isinstance(spec, NetworkSystem) or download:
+        return ""
+    from experiments.data import available, data_root
+
+    if available(spec.dataset, runtime.data_dir):
+        return ""
+    name = DATASET_NAMES.get(spec.dataset, spec.dataset)
+    return (f"needs {name} ({DATA_LAYOUT.get(spec.dataset, spec.dataset)} in the data root, "
+            f"now {data_root(runtime.data_dir)})")
+
+
+def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
+         download: bool = False) -> Plan:
+    """Which figures of ``paper`` can be made here and which (system, analysis) they need."""
+    figures = list(paper.figures) if not figure_ids else [paper.figure(i) for i in figure_ids]
+    out = Plan(paper, figures)
+    for fig in figures:
+        if fig.missing:
+            out.blocked[fig.id] = fig.missing
+            continue
+        usable = []
+        for system, analysis in fig.needs:
+            if system not in out.unavailable:
+                out.unavailable[system] = _needs_data(system, runtime, download)
+            if out.unavailable[system]:
+                out.partial.setdefault(fig.id, []).append(system)
+            else:
+                usable.append((system, analysis))
+        if fig.needs and not usable:
+            reasons = sorted({out.unavailable[s] for s, _ in fig.needs})
+            out.blocked[fig.id] = (f"{'; '.join(reasons)}; then run: python -m "
+                                   f"landscapes.reproduce {paper.name} --figures {fig.id} "
+                                   "--data-dir DIR")
+            continue
+        for pair in usable:
+            if pair not in out.pairs:
+                out.pairs.append(pair)
+    out.unavailable = {s: why for s, why in out.unavailable.items() if why}
+    return out
+
+
+def _findings(paper: Paper, the_plan: Plan, outcome: Outcome | None) -> list[dict[str, str]]:
+    rows = []
+    made = {f.id for f in the_plan.made}
+    for claim in paper.claims:
+        blocked = [f for f in claim.figures if f not in made and f in the_plan.blocked]
+        skipped = [f for f in claim.figures if f not in made and f not in the_plan.blocked]
+        missing = [s for s in claim.systems if s in the_plan.unavailable]
+        row = {"figure": ", ".join(claim.figures), "claim": claim.quote}
+        if blocked or missing:
+            why = (the_plan.blocked[blocked[0]] if blocked
+                   else the_plan.unavailable[missing[0]])
+            row.update(measured="", verdict=f"cannot run here: {why}")
+        elif skipped or outcome is None:
+            row.update(measured="", verdict="not run (figure not selected)")
+        else:
+            measured, verdict = claim.judge(outcome)
+            row.update(measured=measured, verdict=verdict)
+        rows.append(row)
+    return rows
+
+
+def _markdown(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_plan: Plan,
+              seconds: float | None) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"# {paper.citation}", "", f"Budget: `{budget_name}`."
+             + (f" Wall time {seconds / 60:.1f} min." if seconds is not None else ""), ""]
+    lines += ["| Fig. | claim (paper) | measured here | verdict |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['figure']} | {cell(r['claim'])} | {cell(r['measured'])} | "
+                     f"{cell(r['verdict'])} |")
+    if the_plan.blocked or the_plan.partial:
+        lines += ["", "Not made here:", ""]
+        for fid, why in the_plan.blocked.items():
+            lines.append(f"- Fig. {fid}: {why}")
+        for fid, systems in the_plan.partial.items():
+            if fid not in the_plan.blocked:
+                lines.append(f"- Fig. {fid} without {', '.join(systems)}: "
+                             f"{the_plan.unavailable[systems[0]]}")
+    if paper.notes:
+        lines += ["", paper.notes]
+    return "\n".join(lines) + "\n"
+
+
+def run(paper: Paper, budget: Budget, runtime: Runtime, out: Path, *,
+        figure_ids: Sequence[str] | None = None, reuse: bool = True, download: bool = False,
+        budget_name: str = "custom", docs: Path | None = None) -> list[dict[str, str]]:
+    """Make every figure of ``paper`` this machine allows and judge its claims.
+
+    Returns the findings, one dict per claim (``figure``, ``claim``, ``measured``,
+    ``verdict``); the files are written to ``out`` (and the figures and findings that the
+    documentation shows to ``docs``, when given).
+    """
+    start = time.perf_counter()
+    the_plan = plan(paper, figure_ids, runtime, download)
+    systems = list(dict.fromkeys(s for s, _ in the_plan.pairs))
+    analyses = list(dict.fromkeys(a for _, a in the_plan.pairs))
+    study = Study(systems, analyses, budget, runtime, reuse, pairs=set(the_plan.pairs))
+    study.run()
+    outcome = Outcome(study, budget)
+    computed: set[Any] = set()
+    for fig in the_plan.made:
+        if fig.compute is not None and fig.compute not in computed:
+            say(runtime, f"figure {fig.id}: closed forms")
+            outcome.extra.update(fig.compute(budget))
+            computed.add(fig.compute)
+    for fig in the_plan.made:
+        if fig.draw is not None:
+            say(runtime, f"figure {fig.id}: {fig.title}")
+            _save_figure(fig.draw(outcome), out / fig.file, docs)
+    tree = {**study.tree(), **outcome.extra}
+    results.save(tree, out / "results.nc")
+    if study.parts:
+        write_csv(study.table(), out / "summary.csv")
+    rows = _findings(paper, the_plan, outcome)
+    _write_findings(paper, budget_name, rows, the_plan, out, time.perf_counter() - start, docs)
+    return rows
+
+
+def _save_figure(fig: Any, stem: Path, docs: Path | None) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    for suffix in (".png", ".pdf"):
+        target = stem.with_suffix(suffix)
+        results.atomic_write(target, lambda tmp, s=suffix: fig.savefig(tmp, dpi=110,
+                                                                       format=s[1:]))
+    if docs is not None:
+        target = docs / f"{stem.name}.png"
+        results.atomic_write(target, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
+    plt.close(fig)
+
+
+def _write_findings(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_plan: Plan,
+                    out: Path, seconds: float, docs: Path | None) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["figure", "claim", "measured", "verdict"],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    text = _markdown(paper, budget_name, rows, the_plan, seconds)
+    targets = [out] + ([docs] if docs is not None else [])
+    for folder in targets:
+        results.atomic_write(folder / "findings.csv",
+                             lambda tmp: Path(tmp).write_text(buf.getvalue()))
+        results.atomic_write(folder / "findings.md", lambda tmp: Path(tmp).write_text(text))
+    if docs is not None and paper.name == "goodfellow2015":
+        from landscapes.app.papers.goodfellow2015 import formula_files
+
+        for name, body in formula_files().items():
+            results.atomic_write(docs / "formulas" / name,
+                                 lambda tmp, b=body: Path(tmp).write_text(b))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m landscapes.reproduce",
+        description="Regenerate a paper's figures and check its claims on the data here.")
+    p.add_argument("paper", nargs="?", help=f"one of {sorted(REGISTRY)}")
+    p.add_argument("--list", action="store_true",
+                   help="list the papers and their figures (with what each needs) and exit")
+    p.add_argument("--figures", help="comma-separated figure ids, e.g. 4,5 (default: all)")
+    p.add_argument("--budget", choices=("quick", "paper"), default="quick",
+                   help="quick: minutes on a CPU (default); paper: the paper's settings")
+    p.add_argument("--out", type=Path, help="output folder (default "
+                   "$LANDSCAPES_HOME/reproduce/PAPER/<budget>, one per budget and figures)")
+    p.add_argument("--docs", type=Path, help="also write the figures (PNG) and findings the "
+                   "documentation shows to this folder, e.g. docs/reproductions/PAPER")
+    p.add_argument("--download", action="store_true",
+                   help="download missing datasets where their loader can (otherwise a "
+                        "figure whose data is absent is listed with what it needs)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--data-dir", help="data root (default $LANDSCAPES_DATA, then a cache dir)")
+    p.add_argument("--runs-dir", help="run store (default $LANDSCAPES_HOME/runs)")
+    p.add_argument("--fresh", action="store_true", help="recompute cached analyses")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--yes", action="store_true",
+                   help="start a paper budget without the pause to read its projected time")
+    add_flags(p, Budget())
+    return p
+
+
+def _list(runtime: Runtime) -> None:
+    for name in REGISTRY:
+        paper = get_paper(name)
+        print(f"{name}: {paper.citation}")
+        the_plan = plan(paper, None, runtime)
+        for fig in paper.figures:
+            status = the_plan.blocked.get(fig.id, "")
+            if not status and fig.id in the_plan.partial:
+                status = f"without {', '.join(the_plan.partial[fig.id])}"
+            print(f"  figure {fig.id:9s} {fig.title}" + (f"  [{status}]" if status else ""))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 for a user error, with no traceback)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        from landscapes.devices import resolve_device
+
+        runtime = Runtime(device=str(resolve_device(args.device)), data_dir=args.data_dir,
+                          runs_dir=args.runs_dir, progress=False if args.quiet else None,
+                          threads=args.threads)
+        if args.list:
+            _list(runtime)
+            return 0
+        if args.paper is None:
+            parser.error(f"name a paper: one of {sorted(REGISTRY)} (see --list)")
+        paper = get_paper(args.paper)
+        budget = budget_from_args(paper.budgets[args.budget], args)
+        figure_ids = [f.strip() for f in args.figures.split(",")] if args.figures else None
+        the_plan = plan(paper, figure_ids, runtime, args.download)
+        from landscapes.app.outputs import check_writable, claim, tag
+        from landscapes.home import home
+
+        changes = {k: v for k, v in budget.to_dict().items()
+                   if v != paper.budgets[args.budget].to_dict()[k]}
+        if figure_ids:
+            changes["figures"] = figure_ids
+        out = args.out or home("reproduce", paper.name, tag(args.budget, changes))
+        check_writable(out, "--out")
+        if args.docs is not None:
+            check_writable(args.docs, "--docs")
+        check_writable(cache_root(), "the analysis cache ($LANDSCAPES_HOME)")
+        from experiments.store import runs_root
+
+        check_writable(runs_root(args.runs_dir), "--runs-dir")
+        systems = list(dict.fromkeys(s for s, _ in the_plan.pairs))
+        analyses = list(dict.fromkeys(a for _, a in the_plan.pairs))
+        Study(systems, analyses, budget, runtime, pairs=set(the_plan.pairs)).check()
+        claim(out, {"command": "reproduce", "paper": paper.name, "budget": budget.to_dict(),
+                    "figures": [f.id for f in the_plan.figures]})
+    except ValueError as exc:
+        parser.error(str(exc))
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    for fid, why in the_plan.blocked.items():
+        say(runtime, f"figure {fid} cannot be made here: {why}")
+    if the_plan.pairs:
+        from landscapes.app.projection import project
+
+        projection = project(the_plan.pairs, budget, runtime)
+        print(f"{paper.name}, budget {args.budget}: {projection}", file=sys.stderr, flush=True)
+        if args.budget == "paper" and not args.yes and sys.stdin.isatty():
+            input("press Enter to start (Ctrl-C to stop) ")
+    start = time.perf_counter()
+    try:
+        rows = run(paper, budget, runtime, out, figure_ids=figure_ids, reuse=not args.fresh,
+                   download=args.download, budget_name=args.budget, docs=args.docs)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished training checkpoints and analyses are kept; the same "
+              "command continues from them", file=sys.stderr)
+        return 130
+    width = max(len(r["verdict"].split(":")[0]) for r in rows)
+    for r in rows:
+        print(f"Fig. {r['figure']:8s} {r['verdict'].split(':')[0]:{width}s}  {r['claim']}")
+    print(f"\nwrote {out} (figures, results.nc, findings.md) in "
+          f"{time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""``python -m landscapes.reproduce``: plans, figures, findings, folders and user errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from landscapes.app import reproduce
+from landscapes.app.papers import get_paper
+from landscapes.app.papers.base import VERDICTS
+from landscapes.app.settings import Runtime
+
+#: Budget flags that make the network figures take seconds.
+TINY = ["--epochs", "0.02", "--eval-examples", "100", "--points", "5", "--zoom-points", "5",
+        "--max-starts", "3", "--trajectory-points", "3", "--replicates", "2"]
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANDSCAPES_HOME", str(tmp_path / "home"))
+
+
+def findings(folder):
+    with open(folder / "findings.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_plan_lists_what_this_machine_cannot_make_and_how_to(data_root):
+    runtime = Runtime(data_dir=data_root)
+    plan = reproduce.plan(get_paper("goodfellow2015"), None, runtime)
+    assert "needs CIFAR-10" in plan.blocked["6"] and "--figures 6" in plan.blocked["6"]
+    assert "needs Penn Treebank" in plan.blocked["8"]
+    assert "MP-DBM" in plan.blocked["7"]
+    assert ("mnist_relu", "zoom_init") in plan.pairs
+    frankle = reproduce.plan(get_paper("frankle2020"), None, runtime)
+    assert not frankle.blocked  # MNIST is here: every figure is made, without CIFAR/ImageNet
+    assert set(frankle.partial["3"]) == {"cifar_vgg16", "cifar_resnet20", "imagenet_resnet50"}
+    assert {s for s, _ in frankle.pairs} == {"mnist_mlp", "fashion_mlp"}
+
+
+def test_closed_form_figures_end_to_end(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert reproduce.main(["goodfellow2015", "--figures", "9,10,11,12,7", "--out", str(out),
+                           "--quiet"]) == 0
+    for fid in ("9", "10", "11", "12"):
+        assert (out / f"figure{fid}.png").stat().st_size > 0
+        assert (out / f"figure{fid}.pdf").stat().st_size > 0
+    rows = {r["claim"]: r for r in findings(out)}
+    assert len(rows) == len(get_paper("goodfellow2015").claims)
+    judged = [r for r in rows.values() if r["figure"] in ("9", "10", "11")]
+    assert judged and all(r["verdict"] == "reproduced" and r["measured"] for r in judged)
+    assert any(r["verdict"].startswith("cannot run here: the MP-DBM") for r in rows.values())
+    assert any(r["verdict"].startswith("not run") for r in rows.values())
+    from landscapes import results
+
+    tree = results.load_tree(out / "results.nc")
+    assert {"deep_linear", "random_walks", "quadratic"} <= set(tree.children)
+    assert "reproduced" in capsys.readouterr().out
+
+
+def test_frankle_on_tiny_networks_writes_every_figure_and_judges_every_claim(tmp_path,
+                                                                           data_root):
+    out = tmp_path / "out"
+    argv = ["frankle2020", *TINY, "--data-dir", str(data_root), "--out", str(out), "--quiet",
+            "--device", "cpu"]
+    assert reproduce.main(argv) == 0
+    for fid in ("1", "2", "3"):
+        assert (out / f"figure{fid}.png").stat().st_size > 0
+    rows = findings(out)
+    for r in rows:
+        assert r["verdict"].split(":")[0] in VERDICTS, r
+    mnist = [r for r in rows if "MNIST" in r["claim"] and "larger" not in r["claim"]]
+    assert all(r["measured"] for r in mnist if r["verdict"] != "cannot run here")
+    large = [r for r in rows if r["claim"].startswith("[cifar") or r["claim"].startswith("[imagenet")]
+    assert len(large) == 3 and all(r["verdict"].startswith("cannot run here: needs") for r in large)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["paper"] == "frankle2020" and manifest["budget"]["points"] == 5
+    # the same request again reads everything back; another request may not take the folder
+    assert reproduce.main(argv) == 0
+    with pytest.raises(SystemExit):
+        reproduce.main([*argv, "--points", "7"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["goodfelow2015"], "did you mean 'goodfellow2015'"),
+    (["goodfellow2015", "--figures", "99"], "unknown figure of goodfellow2015 '99'"),
+    (["frankle2020", "--points", "1"], "points must be at least 3"),
+    ([], "name a paper"),
+])
+def test_user_errors_are_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        reproduce.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_list_shows_papers_figures_and_what_they_need(capsys, data_root, monkeypatch):
+    monkeypatch.setenv("LANDSCAPES_DATA", str(data_root))
+    assert reproduce.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "goodfellow2015" in out and "frankle2020" in out and "needs CIFAR-10" in out
