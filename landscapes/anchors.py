@@ -160,13 +160,20 @@ def gram(anchors: Sequence[Anchor], *, shifted: bool = False) -> np.ndarray:
     return g
 
 
-def squared_distances(anchors: Sequence[Anchor]) -> np.ndarray:
-    """‖θ_i − θ_j‖² between every two anchors, over their floating-point entries (float64).
+def squared_distances(anchors: Sequence[Anchor], pairs: np.ndarray | None = None) -> np.ndarray:
+    """‖θ_i − θ_j‖² between anchors, over their floating-point entries (float64).
 
     Each difference is formed before it is squared, so two nearly equal anchors of large
     norm (a late checkpoint and the final weights) get their true small distance, not
     the rounding of ‖θ_i‖² − 2⟨θ_i, θ_j⟩ + ‖θ_j‖². For coefficients δ summing to zero,
     ‖Σ δ_k θ_k‖² = −½ δᵀ D δ.
+
+    Parameters
+    ----------
+    anchors : sequence of dict
+    pairs : numpy.ndarray of bool, optional
+        (K, K) mask of the pairs wanted (the others are left 0): a family of lines from
+        K checkpoints to one final point needs K of the K² pairs.
 
     Examples
     --------
@@ -176,11 +183,13 @@ def squared_distances(anchors: Sequence[Anchor]) -> np.ndarray:
            [16.,  0.]])
     """
     k = len(anchors)
+    wanted = np.ones((k, k), dtype=bool) if pairs is None else np.asarray(pairs, dtype=bool)
+    wanted = np.triu(wanted | wanted.T, 1)
     d = np.zeros((k, k))
     for key, ref in anchors[0].items():
         if not is_interpolated(ref):
             continue
-        flat = torch.stack([a[key].reshape(-1).to("cpu", torch.float64) for a in anchors])
-        for i in range(k):
-            d[i, i + 1:] += ((flat[i + 1:] - flat[i]) ** 2).sum(dim=1).numpy()
+        flat = [a[key].reshape(-1).to("cpu", torch.float64) for a in anchors]
+        for i, j in zip(*np.nonzero(wanted)):
+            d[i, j] += float(((flat[j] - flat[i]) ** 2).sum())
     return d + d.T

@@ -161,7 +161,10 @@ class Path:
             # Rows of δ sum to zero, so ‖Σ δ_k θ_k‖² = −½ δᵀ D δ with D the squared
             # distances between anchors, each formed from a difference: no large norms
             # cancel, and a row joining two anchors is exactly |δ|·‖θ_a − θ_b‖.
-            sq = -0.5 * np.einsum("pi,ij,pj->p", delta, squared_distances(self.anchors), delta)
+            support = (delta != 0).astype(float)
+            pairs = (support.T @ support) > 0
+            dist2 = squared_distances(self.anchors, pairs)
+            sq = -0.5 * np.einsum("pi,ij,pj->p", delta, dist2, delta)
         else:  # paths along directions: the plain basis has no cancellation to avoid
             g = gram(self.anchors)
             sq = np.einsum("pi,ij,pj->p", delta, g, delta)

@@ -16,7 +16,13 @@ from typing import Any
 
 from landscapes.app.analyses import get_analysis
 from landscapes.app.settings import Budget, Runtime
-from landscapes.app.systems import NetworkSystem, frankle_iterations, get_system, log_spaced
+from landscapes.app.systems import (
+    NetworkSystem,
+    epoch_length,
+    frankle_iterations,
+    get_system,
+    log_spaced,
+)
 
 __all__ = ["Projection", "project"]
 
@@ -109,10 +115,8 @@ def _calibrate(system: NetworkSystem, budget: Budget, runtime: Runtime) -> tuple
 
     from experiments import data
     from experiments.models import build
-    from experiments.train import iterations_per_epoch
-
     config = system.config_for(budget, runtime)
-    per_epoch = iterations_per_epoch(config, runtime.data_dir)
+    per_epoch = epoch_length(config, runtime.data_dir)
     if system.task == "language_model":  # no cheap stand-in: count it as MNIST-sized work
         return 0.05, 1e-4, per_epoch
     x, y = data.load(system.dataset, "train", data_dir=runtime.data_dir)

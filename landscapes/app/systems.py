@@ -28,7 +28,7 @@ from landscapes.app.settings import Budget, Runtime
 from landscapes.names import unknown_name
 
 __all__ = ["System", "TheorySystem", "NetworkSystem", "get_system", "describe_systems",
-           "THEORY", "log_spaced", "frankle_iterations"]
+           "THEORY", "log_spaced", "frankle_iterations", "epoch_length"]
 
 #: Closed-form systems listed by --list (any deep_linear_L<depth>_w<width> also works).
 THEORY = ("deep_linear", "deep_linear_L3_w4")
@@ -236,9 +236,7 @@ class NetworkSystem(System):
         if trajectory_points:
             # Evenly spaced checkpoints so the trajectory has points between Frankle's
             # log-spaced ones; the iterations per epoch are needed to place them.
-            from experiments.train import iterations_per_epoch
-
-            total = config.iterations(iterations_per_epoch(config, runtime.data_dir))
+            total = config.iterations(epoch_length(config, runtime.data_dir))
             step = max(1, total // trajectory_points)
             config = config.replace(checkpoints=tuple(range(step, total, step)))
         return config
@@ -399,6 +397,22 @@ class NetworkReplicates:
                 digest.update(str((tuple(t.shape), str(t.dtype))).encode())
                 digest.update(t.contiguous().cpu().numpy().tobytes())
         return digest.hexdigest()
+
+
+def epoch_length(config: Any, data_dir: Any) -> int:
+    """Iterations per epoch of ``config`` (reads the training set's size once per setting)."""
+    return _per_epoch_cached(config.model, config.batch_size, config.train_examples,
+                             None if data_dir is None else str(data_dir))
+
+
+@functools.lru_cache(maxsize=64)
+def _per_epoch_cached(model: str, batch_size: int, train_examples: int | None,
+                      data_dir: str | None) -> int:
+    from experiments.config import TrainConfig
+    from experiments.train import iterations_per_epoch
+
+    config = TrainConfig(model=model, batch_size=batch_size, train_examples=train_examples)
+    return iterations_per_epoch(config, data_dir)
 
 
 @functools.lru_cache(maxsize=256)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+from landscapes.app.papers.goodfellow2015 import formula_files
+
+FORMULAS = Path(__file__).resolve().parents[2] / "docs" / "reproductions" / "goodfellow2015" / "formulas"
 
 
 def test_committed_formulas_match_the_sympy_objects():
-    spec = importlib.util.spec_from_file_location("make_theory_figures", DOCS / "make_theory_figures.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    expected = module.formula_files()
-    committed = {p.name: p.read_text() for p in (DOCS / "theory_formulas").glob("*.inc")}
-    assert committed == expected, "run `python docs/make_theory_figures.py` and commit the result"
+    committed = {p.name: p.read_text() for p in FORMULAS.glob("*.inc")}
+    assert committed == formula_files(), (
+        "run `python -m landscapes.reproduce goodfellow2015 --figures 9 --docs "
+        "docs/reproductions/goodfellow2015` and commit the result")

@@ -519,7 +519,7 @@ def formulas() -> dict[str, str]:
 
 
 def formula_files() -> dict[str, str]:
-    """The text of every ``theory_formulas/<name>.inc`` the theory docs page includes."""
+    """The text of every ``formulas/<name>.inc`` the theory docs page includes."""
     out = {}
     for name, body in formulas().items():
         lines = (["   \\begin{aligned}", f"   {body}", "   \\end{aligned}"] if "&" in body
