@@ -60,13 +60,12 @@ def _needs_data(system: str, runtime: Runtime, download: bool) -> str:
     spec = get_system(system)
     if not isinstance(spec, NetworkSystem) or download:
         return ""
-    from experiments.data import available, data_root
+    from experiments.data import available
 
     if available(spec.dataset, runtime.data_dir):
         return ""
     name = DATASET_NAMES.get(spec.dataset, spec.dataset)
-    return (f"needs {name} ({DATA_LAYOUT.get(spec.dataset, spec.dataset)} in the data root, "
-            f"now {data_root(runtime.data_dir)})")
+    return f"needs {name} ({DATA_LAYOUT.get(spec.dataset, spec.dataset)} in the data root)"
 
 
 def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
@@ -83,7 +82,8 @@ def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
             if system not in out.unavailable:
                 out.unavailable[system] = _needs_data(system, runtime, download)
             if out.unavailable[system]:
-                out.partial.setdefault(fig.id, []).append(system)
+                if system not in out.partial.setdefault(fig.id, []):
+                    out.partial[fig.id].append(system)
             else:
                 usable.append((system, analysis))
         if fig.needs and not usable:
@@ -303,8 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    from experiments.data import data_root
+
     for fid, why in the_plan.blocked.items():
-        say(runtime, f"figure {fid} cannot be made here: {why}")
+        say(runtime, f"figure {fid} cannot be made here: {why} (data root: "
+                     f"{data_root(runtime.data_dir)})")
     if the_plan.pairs:
         from landscapes.app.projection import project
 
