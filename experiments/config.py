@@ -237,25 +237,32 @@ def _goodfellow_mnist(model: str) -> TrainConfig:
 
 
 # Each conv family's recipe from its paper, which trains it on CIFAR-10: the config, its
-# source, and whether it augments CIFAR-10. On the other datasets the same
+# source, whether it augments CIFAR-10, and whether the paper also trains the network
+# without batch norm (Im et al. do, §4.4; OpenLTH's networks always have it, so their
+# _nobn experiments reuse the batch-norm recipe untuned). On the other datasets the same
 # hyperparameters stay the defaults (the studies trim epochs to their budgets), without
 # the CIFAR-style augmentation: flipping a digit can change what it is.
 _OPENLTH = "OpenLTH's (Frankle 2020, §2)"
 _IM = "Im et al.'s (2016, §3.4; SGD lr 0.05 of their {0.2, 0.1, 0.05, 0.01})"
 _FAMILY_RECIPES = {
-    "resnet20": (_openlth_cifar, _OPENLTH, True),
-    "vgg16": (_openlth_cifar, _OPENLTH, True),
-    "vgg16_dropout": (_im_cifar, _IM, False),
-    "nin": (_im_cifar, _IM, False),
+    "resnet20": (_openlth_cifar, _OPENLTH, True, False),
+    "vgg16": (_openlth_cifar, _OPENLTH, True, False),
+    "vgg16_dropout": (_im_cifar, _IM, False, True),
+    "nin": (_im_cifar, _IM, False, True),
 }
 
 
-def _family_experiment(name: str, family: str, dataset: str) -> tuple[TrainConfig, str]:
-    recipe, source, augments = _FAMILY_RECIPES[family]
+def _family_experiment(
+    name: str, family: str, dataset: str, batch_norm: bool
+) -> tuple[TrainConfig, str]:
+    recipe, source, augments, without_bn = _FAMILY_RECIPES[family]
+    untuned = ""
+    if not (batch_norm or without_bn):
+        untuned = "; set for the batch-norm network, no paper trains this one"
     if dataset == "cifar10":
-        return recipe(name, augment=augments), source
+        return recipe(name, augment=augments), source + untuned
     text = f"{source} for CIFAR-10, kept with its epochs (trim them with --epochs)"
-    return recipe(name, augment=False), text + ", without its augmentation" * augments
+    return recipe(name, augment=False), text + ", without its augmentation" * augments + untuned
 
 
 def _registry() -> dict[str, tuple[TrainConfig, str]]:
@@ -290,7 +297,8 @@ def _registry() -> dict[str, tuple[TrainConfig, str]]:
         if name in explicit:
             out[name] = explicit[name]
         elif model.family is not None:
-            out[name] = _family_experiment(name, model.family, model.dataset)
+            batch_norm = not name.endswith("_nobn")
+            out[name] = _family_experiment(name, model.family, model.dataset, batch_norm)
         elif name.startswith("mnist_"):
             out[name] = (_goodfellow_mnist(name), "Pylearn2's MNIST configurations (Goodfellow "
                          "et al. 2015, App. A), without their momentum ramp and max-norm "

@@ -61,6 +61,8 @@ def test_conv_families_keep_their_papers_recipe_on_other_data(name):
     line = dict(describe_experiments())[name]
     assert "trim them with --epochs" in line and f"{config.epochs:g} epochs" in line
     assert line.startswith(MODELS[name].description)
+    openlth_without_bn = family in ("resnet20", "vgg16") and name.endswith("_nobn")
+    assert ("no paper trains this one" in line) == openlth_without_bn
 
 
 def test_list_shows_every_conv_experiment_with_its_recipe(capsys):

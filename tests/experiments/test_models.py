@@ -327,6 +327,19 @@ def test_pooled_map_sizes(family: str, size: int, pooled: list[int]) -> None:
     assert map_sizes(reference(f"{prefix}_{family}"), size, POOLS) == pooled
 
 
+def test_any_size_pools_are_the_cifar_pools_on_cifar_maps() -> None:
+    # Why the CIFAR-10 networks keep their numbers bit for bit: on the even map sizes of a
+    # 32x32 image, each pool that accepts any size computes what the fixed one did.
+    gen = torch.Generator().manual_seed(0)
+    for size in (32, 16, 8, 4, 2):
+        x = torch.randn(3, 5, size, size, generator=gen)
+        assert torch.equal(nn.MaxPool2d(2, 2, ceil_mode=True)(x), nn.MaxPool2d(2, 2)(x))
+    eight, two = torch.randn(3, 5, 8, 8, generator=gen), torch.randn(3, 5, 2, 2, generator=gen)
+    assert torch.equal(GlobalAvgPool2d()(eight), nn.AvgPool2d(8, 1, ceil_mode=True)(eight))  # NIN
+    assert torch.equal(GlobalAvgPool2d()(two), nn.AvgPool2d(2)(two))  # OpenLTH's VGG head
+    assert torch.equal(nn.AdaptiveMaxPool2d(1)(two), nn.MaxPool2d(2, 2)(two))  # Im et al.'s VGG
+
+
 @pytest.mark.parametrize(("size", "stages"), [(32, [32, 16, 8]), (28, [28, 14, 7])])
 def test_resnet_stages_halve_the_map(size: int, stages: list[int]) -> None:
     prefix = "cifar" if size == 32 else "mnist"
