@@ -25,7 +25,8 @@ name                                network
 The convolutional families (:data:`CONV_FAMILIES`) are registered for every dataset of
 :data:`CONV_DATASETS`, ``<data>`` being ``cifar`` (CIFAR-10, their papers' dataset),
 ``mnist`` or ``fashion`` (Fashion-MNIST): each with batch norm and, as ``_nobn``,
-without it, the two differing in the normalisation layers only. A family takes its
+without it, the two differing in the normalisation layers only (in ResNet-20 the
+convolution before each one takes over its shift as a bias). A family takes its
 input channels and class count from the dataset's entry, and every family takes any
 image size (see :mod:`~experiments.models.vgg` and :mod:`~experiments.models.nin` for
 how 28×28 images pass their pools), so a new image dataset needs a line with its example
@@ -156,7 +157,7 @@ def _goodfellow_mlp(unit: str, dropout: bool) -> Callable[..., nn.Module]:
 
 
 def _conv_entries() -> list[ModelSpec]:
-    # Family x dataset x batch norm; the variants share everything but the normalisation.
+    # Family x dataset x batch norm; the two variants share all but the normalisation layers.
     entries = []
     for prefix, dataset in CONV_DATASETS.items():
         shape, classes = _IMAGES[dataset]
