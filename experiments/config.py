@@ -6,6 +6,11 @@ equal requests map to one run directory and are trained once. Each named experim
 in :data:`EXPERIMENTS` is a config with the papers' settings: Frankle (2020) uses
 OpenLTH's published defaults, Goodfellow et al. (2015, App. A) the Pylearn2
 configurations of the cited works, Im et al. (2016, §3.4) batch 128 for 200 epochs.
+The convolutional families (:data:`experiments.models.CONV_FAMILIES`) keep their
+paper's CIFAR-10 recipe on every dataset, epochs included, and drop only CIFAR's
+crop-and-flip augmentation elsewhere; a study with a smaller budget trims the epochs
+(``experiment(name, epochs=2)``, ``--epochs 2``). :func:`describe_experiments` states
+each recipe and its source.
 """
 
 from __future__ import annotations
@@ -210,16 +215,18 @@ def _validate(config: TrainConfig) -> None:
     parse_init(config.init)
 
 
-def _openlth_cifar(model: str) -> TrainConfig:
+def _openlth_cifar(model: str, augment: bool = True) -> TrainConfig:
     # OpenLTH cifar_resnet_20 / cifar_vgg_16: 160 epochs = 62,560 iterations at batch 128.
     return TrainConfig(model=model, optimizer="momentum", lr=0.1, momentum=0.9,
-                       weight_decay=1e-4, epochs=160.0, milestones="80ep,120ep", augment=True)
+                       weight_decay=1e-4, epochs=160.0, milestones="80ep,120ep",
+                       augment=augment)
 
 
-def _im_cifar(model: str) -> TrainConfig:
+def _im_cifar(model: str, augment: bool = False) -> TrainConfig:
     # Im et al. §3.4: batch 128 for 200 epochs; SGD's rate from {0.2, 0.1, 0.05, 0.01},
-    # 0.05 being the one of their VGG switching experiments (Figs. 13-15).
-    return TrainConfig(model=model, optimizer="sgd", lr=0.05, epochs=200.0)
+    # 0.05 being the one of their VGG switching experiments (Figs. 13-15). They do not
+    # say they augment, and we do not.
+    return TrainConfig(model=model, optimizer="sgd", lr=0.05, epochs=200.0, augment=augment)
 
 
 def _goodfellow_mnist(model: str) -> TrainConfig:
@@ -229,37 +236,73 @@ def _goodfellow_mnist(model: str) -> TrainConfig:
                        batch_size=100, epochs=40.0)
 
 
-def _registry() -> dict[str, TrainConfig]:
+# Each conv family's recipe from its paper, which trains it on CIFAR-10: the config, its
+# source, whether it augments CIFAR-10, and whether the paper also trains the network
+# without batch norm (Im et al. do, §4.4; OpenLTH's networks always have it, so their
+# _nobn experiments reuse the batch-norm recipe untuned). On the other datasets the same
+# hyperparameters stay the defaults (the studies trim epochs to their budgets), without
+# the CIFAR-style augmentation: flipping a digit can change what it is.
+_OPENLTH = "OpenLTH's (Frankle 2020, §2)"
+_IM = "Im et al.'s (2016, §3.4; SGD lr 0.05 of their {0.2, 0.1, 0.05, 0.01})"
+_FAMILY_RECIPES = {
+    "resnet20": (_openlth_cifar, _OPENLTH, True, False),
+    "vgg16": (_openlth_cifar, _OPENLTH, True, False),
+    "vgg16_dropout": (_im_cifar, _IM, False, True),
+    "nin": (_im_cifar, _IM, False, True),
+}
+
+
+def _family_experiment(
+    name: str, family: str, dataset: str, batch_norm: bool
+) -> tuple[TrainConfig, str]:
+    recipe, source, augments, without_bn = _FAMILY_RECIPES[family]
+    untuned = ""
+    if not (batch_norm or without_bn):
+        untuned = "; set for the batch-norm network, no paper trains this one"
+    if dataset == "cifar10":
+        return recipe(name, augment=augments), source + untuned
+    text = f"{source} for CIFAR-10, kept with its epochs (trim them with --epochs)"
+    return recipe(name, augment=False), text + ", without its augmentation" * augments + untuned
+
+
+def _registry() -> dict[str, tuple[TrainConfig, str]]:
     from experiments.models import MODELS
 
     explicit = {
-        "mnist_mlp": TrainConfig(),
-        "fashion_mlp": TrainConfig(model="fashion_mlp"),
+        "mnist_mlp": (TrainConfig(), "OpenLTH's mnist_lenet_300_100 (Frankle 2020, §2)"),
+        "fashion_mlp": (TrainConfig(model="fashion_mlp"),
+                        "OpenLTH's MNIST LeNet-300-100 recipe, on Fashion-MNIST"),
         # OpenLTH imagenet_resnet_50: batch 1024, lr 0.4 with 5 warmup epochs, 90 epochs.
-        "imagenet_resnet50": TrainConfig(model="imagenet_resnet50", optimizer="momentum",
-                                         lr=0.4, momentum=0.9, weight_decay=1e-4,
-                                         batch_size=1024, epochs=90.0, warmup="5ep",
-                                         milestones="30ep,60ep,80ep", augment=False),
+        "imagenet_resnet50": (TrainConfig(model="imagenet_resnet50", optimizer="momentum",
+                                          lr=0.4, momentum=0.9, weight_decay=1e-4,
+                                          batch_size=1024, epochs=90.0, warmup="5ep",
+                                          milestones="30ep,60ep,80ep", augment=False),
+                              "OpenLTH's imagenet_resnet_50 (Frankle 2020, §2)"),
         # Goodfellow et al. App. A: the Pylearn2 conv maxout net, without augmentation.
-        "cifar_maxout": TrainConfig(model="cifar_maxout", optimizer="momentum", lr=0.05,
-                                    momentum=0.5, batch_size=100, epochs=100.0),
+        "cifar_maxout": (TrainConfig(model="cifar_maxout", optimizer="momentum", lr=0.05,
+                                     momentum=0.5, batch_size=100, epochs=100.0),
+                         "Pylearn2's cifar10_no_aug_valid (Goodfellow et al. 2015, App. A), "
+                         "without its momentum ramp and max-norm constraints"),
         # Zaremba et al. (2014) medium: SGD lr 1, divided by 1.2 after each epoch from the
         # 6th on, 39 epochs, batch 20 × 35 steps, gradient norm clipped at 5.
-        "ptb_lstm_medium": TrainConfig(model="ptb_lstm_medium", optimizer="sgd", lr=1.0,
-                                       batch_size=20, epochs=39.0, clip_grad_norm=5.0,
-                                       milestones=",".join(f"{e}ep" for e in range(6, 39)),
-                                       gamma=1 / 1.2),
+        "ptb_lstm_medium": (TrainConfig(model="ptb_lstm_medium", optimizer="sgd", lr=1.0,
+                                        batch_size=20, epochs=39.0, clip_grad_norm=5.0,
+                                        milestones=",".join(f"{e}ep" for e in range(6, 39)),
+                                        gamma=1 / 1.2),
+                            "Zaremba et al. 2014, medium: lr ÷1.2 each epoch from the 6th, "
+                            "35-step truncated backpropagation"),
     }
     out = {}
-    for name in MODELS:
+    for name, model in MODELS.items():
         if name in explicit:
             out[name] = explicit[name]
-        elif name.startswith(("cifar_resnet20", "cifar_vgg16")) and "dropout" not in name:
-            out[name] = _openlth_cifar(name)
-        elif name.startswith("cifar_"):
-            out[name] = _im_cifar(name)
+        elif model.family is not None:
+            batch_norm = not name.endswith("_nobn")
+            out[name] = _family_experiment(name, model.family, model.dataset, batch_norm)
         elif name.startswith("mnist_"):
-            out[name] = _goodfellow_mnist(name)
+            out[name] = (_goodfellow_mnist(name), "Pylearn2's MNIST configurations (Goodfellow "
+                         "et al. 2015, App. A), without their momentum ramp and max-norm "
+                         "constraints")
         else:
             raise RuntimeError(f"model {name!r} has no experiment; add one to _registry")
     return out
@@ -267,6 +310,8 @@ def _registry() -> dict[str, TrainConfig]:
 
 #: Named experiments with the papers' hyperparameters.
 EXPERIMENTS: dict[str, TrainConfig] = {}
+# Where each experiment's hyperparameters come from, in words; filled with EXPERIMENTS.
+_RECIPES: dict[str, str] = {}
 
 
 def experiment(name: str, **overrides: Any) -> TrainConfig:
@@ -287,20 +332,52 @@ def experiment(name: str, **overrides: Any) -> TrainConfig:
 
 
 def describe_experiments() -> list[tuple[str, str]]:
-    """(name, one line) for every named experiment."""
+    """(name, one line) for every named experiment: the network, the recipe and its source.
+
+    Examples
+    --------
+    >>> line = dict(describe_experiments())["fashion_resnet20"]
+    >>> print(line[:line.index(";")])
+    ResNet-20, OpenLTH (Frankle 2020, §2), batch norm
+    >>> print(line[line.index("["):])
+    [momentum 0.9, lr 0.1, weight decay 0.0001, batch 128, 160 epochs, lr ×0.1 at 80ep,120ep]
+    """
     from experiments.models import MODELS
 
     out = []
     for name, config in _experiments().items():
-        spec = MODELS[config.model]
-        description = getattr(spec, "description", "")
-        out.append((name, f"{description} [{config.optimizer}, lr {config.lr:g}, "
-                          f"batch {config.batch_size}, {config.epochs:g} epochs]"))
+        description = MODELS[config.model].description
+        out.append((name, f"{description}. Recipe: {_RECIPES[name]} [{_settings(config)}]"))
     return out
+
+
+def _settings(config: TrainConfig) -> str:
+    # The hyperparameters a reader needs to recognise the recipe, on one line.
+    optimizer = config.optimizer
+    if config.momentum is not None:  # "momentum 0.9", or e.g. "rk2 (momentum 0.5)"
+        coefficient = f"{config.momentum:g}"
+        optimizer += f" {coefficient}" if optimizer == "momentum" else f" (momentum {coefficient})"
+    parts = [optimizer, f"lr {config.lr:g}"]
+    if config.weight_decay:
+        parts.append(f"weight decay {config.weight_decay:g}")
+    parts += [f"batch {config.batch_size}", f"{config.epochs:g} epochs"]
+    if config.warmup:
+        parts.append(f"warmup {config.warmup}")
+    steps = [step for step in config.milestones.split(",") if step]
+    if steps:
+        at = ",".join(steps) if len(steps) <= 4 else f"{steps[0]}…{steps[-1]} ({len(steps)} drops)"
+        parts.append(f"lr ×{config.gamma:.3g} at {at}")
+    if config.clip_grad_norm is not None:
+        parts.append(f"gradient norm ≤ {config.clip_grad_norm:g}")
+    if config.augment:
+        parts.append("crop-and-flip augmentation")
+    return ", ".join(parts)
 
 
 def _experiments() -> dict[str, TrainConfig]:
     # Built on first use: validating the configs imports the model and optimizer registries.
     if not EXPERIMENTS:
-        EXPERIMENTS.update(_registry())
+        registry = _registry()
+        _RECIPES.update({name: text for name, (_, text) in registry.items()})
+        EXPERIMENTS.update({name: config for name, (config, _) in registry.items()})
     return EXPERIMENTS

@@ -5,22 +5,34 @@ shape it is for, the task and a one-line description with its source. :func:`bui
 makes a fresh network from torch's global generator, so ``torch.manual_seed(s)`` before
 it fixes the initial parameters.
 
-==============================  ============================================================
-name                            network
-==============================  ============================================================
-``mnist_mlp``                   LeNet-300-100 (Frankle 2020, via OpenLTH)
-``fashion_mlp``                 the same network for Fashion-MNIST
-``mnist_relu[_dropout]``        Goodfellow et al. (2015)'s 784–898–1532–10 ReLU network
-``mnist_sigmoid[_dropout]``     the same with logistic sigmoid units
-``mnist_maxout[_dropout]``      Goodfellow et al. (2013)'s 240×5, 240×5 maxout network
-``cifar_maxout``                Goodfellow et al. (2013)'s convolutional maxout network
-``cifar_resnet20[_nobn]``       ResNet-20 (Frankle 2020, via OpenLTH)
-``cifar_vgg16[_nobn]``          VGG-16 (Frankle 2020, via OpenLTH)
-``cifar_vgg16_dropout[_nobn]``  Im et al. (2016)'s VGG (``cifar.torch``)
-``cifar_nin[_nobn]``            Network in Network (Im et al. 2016, via ``cifar.torch``)
-``imagenet_resnet50``           ResNet-50 (Frankle 2020, via OpenLTH)
-``ptb_lstm_medium``             Zaremba et al. (2014)'s medium LSTM (Goodfellow et al. 2015)
-==============================  ============================================================
+==================================  ========================================================
+name                                network
+==================================  ========================================================
+``mnist_mlp``                       LeNet-300-100 (Frankle 2020, via OpenLTH)
+``fashion_mlp``                     the same network for Fashion-MNIST
+``mnist_relu[_dropout]``            Goodfellow et al. (2015)'s 784–898–1532–10 ReLU network
+``mnist_sigmoid[_dropout]``         the same with logistic sigmoid units
+``mnist_maxout[_dropout]``          Goodfellow et al. (2013)'s 240×5, 240×5 maxout network
+``cifar_maxout``                    Goodfellow et al. (2013)'s convolutional maxout network
+``<data>_resnet20[_nobn]``          ResNet-20 (Frankle 2020, via OpenLTH)
+``<data>_vgg16[_nobn]``             VGG-16 (Frankle 2020, via OpenLTH)
+``<data>_vgg16_dropout[_nobn]``     Im et al. (2016)'s VGG (``cifar.torch``)
+``<data>_nin[_nobn]``               Network in Network (Im et al. 2016, via ``cifar.torch``)
+``imagenet_resnet50``               ResNet-50 (Frankle 2020, via OpenLTH)
+``ptb_lstm_medium``                 Zaremba et al. (2014)'s medium LSTM (Goodfellow et al. 2015)
+==================================  ========================================================
+
+The convolutional families (:data:`CONV_FAMILIES`) are registered for every dataset of
+:data:`CONV_DATASETS`, ``<data>`` being ``cifar`` (CIFAR-10, their papers' dataset),
+``mnist`` or ``fashion`` (Fashion-MNIST): each with batch norm and, as ``_nobn``,
+without it, the two differing in the normalisation layers only (in ResNet-20 the
+convolution before each one takes over its shift as a bias). A family takes its
+input channels and class count from the dataset's entry, and every family takes any
+image size (see :mod:`~experiments.models.vgg` and :mod:`~experiments.models.nin` for
+how 28×28 images pass their pools), so a new image dataset needs a line with its example
+shape and class count (next to :data:`DATASETS`) and one in :data:`CONV_DATASETS`, and no
+model code. The networks are built for CIFAR-10's 3×32×32 images and are
+unchanged there.
 
 Every network is a plain function of its input in eval mode (no Python-side state,
 no in-place activations), so it works with :func:`torch.func.functional_call` and,
@@ -48,6 +60,8 @@ from landscapes.names import unknown_name
 __all__ = [
     "DATASETS",
     "TASKS",
+    "CONV_DATASETS",
+    "CONV_FAMILIES",
     "ModelSpec",
     "MODELS",
     "build",
@@ -57,8 +71,15 @@ __all__ = [
     "reinitialize",
 ]
 
-#: Datasets a model can be for.
-DATASETS = ("mnist", "fashion_mnist", "cifar10", "imagenet", "ptb")
+# Example shape and number of classes of each image dataset.
+_IMAGES: dict[str, tuple[tuple[int, ...], int]] = {
+    "mnist": ((1, 28, 28), 10),
+    "fashion_mnist": ((1, 28, 28), 10),
+    "cifar10": ((3, 32, 32), 10),
+    "imagenet": ((3, 224, 224), 1000),
+}
+#: Datasets a model can be for: the image datasets, then the text.
+DATASETS = (*_IMAGES, "ptb")
 #: What a model's output means: class logits ``(batch, classes)`` or next-token logits
 #: ``(batch, time, vocab)``.
 TASKS = ("classification", "language_model")
@@ -86,6 +107,9 @@ class ModelSpec:
         Classes, or vocabulary size for a language model.
     description : str
         One line, with the paper it comes from.
+    family : str or None
+        The key of :data:`CONV_FAMILIES` it was built from, or None for a network
+        registered on its own.
     """
 
     name: str
@@ -95,31 +119,58 @@ class ModelSpec:
     task: str
     num_outputs: int
     description: str
+    family: str | None = None
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose from {list(DATASETS)}")
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; choose from {list(TASKS)}")
+        if self.family is not None and self.family not in CONV_FAMILIES:
+            raise ValueError(f"unknown family {self.family!r}; choose from {list(CONV_FAMILIES)}")
 
 
-# Example shape and number of classes of each image dataset.
-_IMAGES: dict[str, tuple[tuple[int, ...], int]] = {
-    "mnist": ((1, 28, 28), 10),
-    "fashion_mnist": ((1, 28, 28), 10),
-    "cifar10": ((3, 32, 32), 10),
-    "imagenet": ((3, 224, 224), 1000),
-}
 _GOODFELLOW = "Goodfellow, Vinyals & Saxe 2015, App. A"
 _OPENLTH = "OpenLTH (Frankle 2020, §2)"
 _CIFAR_TORCH = "cifar.torch (Im et al. 2016, §3.4)"
 _WIDTHS = {"relu": "784-898-1532-10", "sigmoid": "784-898-1532-10", "maxout": "784-240x5-240x5-10"}
+
+#: The convolutional families: builder (taking ``batch_norm``, ``in_channels`` and
+#: ``num_classes``) and description, by the name that follows the dataset prefix.
+CONV_FAMILIES: dict[str, tuple[Callable[..., nn.Module], str]] = {
+    "resnet20": (cifar_resnet, f"ResNet-20, {_OPENLTH}"),
+    "vgg16": (vgg16, f"VGG-16, {_OPENLTH}"),
+    "vgg16_dropout": (vgg16_dropout, f"VGG-16 with dropout, {_CIFAR_TORCH}"),
+    "nin": (nin, f"Network in Network (Lin et al. 2014), {_CIFAR_TORCH}"),
+}
+
+#: The image datasets every family of :data:`CONV_FAMILIES` is registered for, by the
+#: prefix of the model names (``fashion_resnet20`` is ResNet-20 for ``fashion_mnist``);
+#: input shape and classes come from the dataset.
+CONV_DATASETS: dict[str, str] = {"cifar": "cifar10", "mnist": "mnist", "fashion": "fashion_mnist"}
 
 
 def _goodfellow_mlp(unit: str, dropout: bool) -> Callable[..., nn.Module]:
     if unit == "maxout":
         return partial(maxout_mlp, dropout=dropout)
     return partial(fully_connected, activation=unit, dropout=dropout)
+
+
+def _conv_entries() -> list[ModelSpec]:
+    # Family x dataset x batch norm; the two variants share all but the normalisation layers.
+    entries = []
+    for prefix, dataset in CONV_DATASETS.items():
+        shape, classes = _IMAGES[dataset]
+        where = f"{'×'.join(map(str, shape))} {dataset}, {classes} classes"
+        for family, (builder, text) in CONV_FAMILIES.items():
+            for batch_norm in (True, False):
+                name = f"{prefix}_{family}" + "_nobn" * (not batch_norm)
+                make = partial(builder, batch_norm=batch_norm, in_channels=shape[0],
+                               num_classes=classes)
+                norm = "batch norm" if batch_norm else "no batch norm"
+                entries.append(ModelSpec(name, make, dataset, shape, "classification", classes,
+                                         f"{text}, {norm}; {where}", family=family))
+    return entries
 
 
 def _entries() -> list[ModelSpec]:
@@ -133,23 +184,16 @@ def _entries() -> list[ModelSpec]:
         rows.append((name, _goodfellow_mlp(unit, dropout), "mnist", text))
     text = f"conv maxout network with dropout ({_GOODFELLOW})"
     rows.append(("cifar_maxout", conv_maxout, "cifar10", text))
-    for name, builder, text in [
-        ("cifar_resnet20", cifar_resnet, f"ResNet-20, {_OPENLTH}"),
-        ("cifar_vgg16", vgg16, f"VGG-16, {_OPENLTH}"),
-        ("cifar_vgg16_dropout", vgg16_dropout, f"VGG-16 with dropout, {_CIFAR_TORCH}"),
-        ("cifar_nin", nin, f"Network in Network (Lin et al. 2014), {_CIFAR_TORCH}"),
-    ]:
-        rows.append((name, builder, "cifar10", f"{text}, batch norm"))
-        without = partial(builder, batch_norm=False)
-        rows.append((f"{name}_nobn", without, "cifar10", f"{text}, no batch norm"))
-    rows.append(("imagenet_resnet50", resnet50, "imagenet", f"ResNet-50, {_OPENLTH}"))
     entries = []
     for name, builder, dataset, text in rows:
         shape, classes = _IMAGES[dataset]
         entries.append(ModelSpec(name, builder, dataset, shape, "classification", classes, text))
+    shape, classes = _IMAGES["imagenet"]
+    resnet = ModelSpec("imagenet_resnet50", resnet50, "imagenet", shape, "classification",
+                       classes, f"ResNet-50, {_OPENLTH}")
     text = "2-layer 650-unit LSTM, Zaremba et al. 2014 medium (Goodfellow et al. 2015, §4)"
     lstm = ModelSpec("ptb_lstm_medium", lstm_medium, "ptb", (35,), "language_model", 10_000, text)
-    return [*entries, lstm]
+    return [*entries, *_conv_entries(), resnet, lstm]
 
 
 #: Registered networks by name.
@@ -163,6 +207,8 @@ def spec(name: str) -> ModelSpec:
     --------
     >>> spec("cifar_resnet20").input_shape
     (3, 32, 32)
+    >>> spec("fashion_resnet20").input_shape, spec("fashion_resnet20").family
+    ((1, 28, 28), 'resnet20')
     >>> spec("mnst_mlp")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...

@@ -1,13 +1,15 @@
-"""Small building blocks shared by the networks: maxout units and pylearn2-style dropout."""
+"""Small building blocks shared by the networks: maxout units, pylearn2-style dropout and
+global average pooling."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Maxout", "dropout_inputs"]
+__all__ = ["Maxout", "GlobalAvgPool2d", "dropout_inputs"]
 
 
 class Maxout(nn.Module):
@@ -35,6 +37,24 @@ class Maxout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"pieces={self.pieces}"
+
+
+class GlobalAvgPool2d(nn.Module):
+    """The average of each channel's whole map, kept as a 1×1 map: ``(N, C, H, W) → (N, C, 1, 1)``.
+
+    Computed as an average pool whose window is the map, which gives bit for bit what a
+    fixed ``AvgPool2d(8)`` gives on an 8×8 map (``AdaptiveAvgPool2d(1)`` and ``mean`` sum
+    in another order), so a network built for one image size keeps its numbers there and
+    takes any other size. Works under :func:`torch.vmap`.
+
+    Examples
+    --------
+    >>> GlobalAvgPool2d()(torch.arange(8.0).reshape(1, 2, 2, 2)).flatten()
+    tensor([1.5000, 5.5000])
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x, x.shape[-2:])
 
 
 def dropout_inputs(

@@ -9,6 +9,11 @@ linear bias PyTorch's default, batch-norm scales U[0, 1) and shifts zero
 With ``batch_norm=False`` every batch-norm layer is left out and the convolution before
 it gets a bias instead (otherwise the network would have no per-channel offsets at
 all). That variant is ours; neither paper trains it.
+
+The CIFAR ResNet takes any image size: its convolutions are "same"-padded, its two
+strided stages halve the maps with rounding up (32→16→8 on CIFAR-10, 28→14→7 on
+MNIST) and global average pooling feeds the classifier, so a 1×28×28 image needs only
+``in_channels=1``.
 """
 
 from __future__ import annotations
@@ -129,7 +134,12 @@ def _stages(
 
 
 def cifar_resnet(
-    depth: int = 20, *, width: int = 16, batch_norm: bool = True, num_classes: int = 10
+    depth: int = 20,
+    *,
+    width: int = 16,
+    batch_norm: bool = True,
+    num_classes: int = 10,
+    in_channels: int = 3,
 ) -> ResNet:
     """CIFAR ResNet of He et al. (2016, §4.2) as OpenLTH builds it (``cifar_resnet_20``).
 
@@ -149,6 +159,9 @@ def cifar_resnet(
         Batch norm after every convolution, shortcuts included.
     num_classes : int
         Outputs of the final linear layer.
+    in_channels : int
+        Channels of the input image (3 for CIFAR-10, 1 for MNIST); only the stem's
+        convolution depends on it.
 
     Returns
     -------
@@ -159,14 +172,18 @@ def cifar_resnet(
     --------
     >>> sum(p.numel() for p in cifar_resnet(20).parameters())
     272474
+    >>> import torch
+    >>> cifar_resnet(20, in_channels=1).eval()(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
     """
     positive_int(depth, "depth")
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (20, 32, 56, 110, ...), got {depth!r}")
     positive_int(width, "width")
     positive_int(num_classes, "num_classes")
+    positive_int(in_channels, "in_channels")
     n = (depth - 2) // 6
-    stem = nn.Sequential(conv_norm(3, width, 3, batch_norm=batch_norm), nn.ReLU())
+    stem = nn.Sequential(conv_norm(in_channels, width, 3, batch_norm=batch_norm), nn.ReLU())
     plan = [(width, n, 1), (2 * width, n, 2), (4 * width, n, 2)]
     stages, features = _stages(BasicBlock, width, plan, batch_norm)
     return ResNet(stem, stages, features, num_classes)

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+import experiments.models as models
+from experiments import config as config_module
 from experiments.config import TrainConfig, describe_experiments, experiment, parse_init
-from experiments.models import MODELS
+from experiments.models import CONV_DATASETS, CONV_FAMILIES, DATASETS, MODELS
+from experiments.train import main
+
+# The conv families on the data we have (issue 12), and the CIFAR-10 recipes they keep.
+ELSEWHERE = sorted(n for n, e in MODELS.items() if e.family is not None and e.dataset != "cifar10")
 
 
 def test_name_hashes_only_non_default_fields():
@@ -34,6 +40,54 @@ def test_every_model_has_an_experiment_with_the_papers_settings():
         "momentum", 0.1, 0.9, "80ep,120ep")
     lenet = experiment("mnist_mlp")
     assert (lenet.optimizer, lenet.lr, lenet.batch_size, lenet.epochs) == ("sgd", 0.1, 128, 40.0)
+
+
+@pytest.mark.parametrize("name", ELSEWHERE)
+def test_conv_families_keep_their_papers_recipe_on_other_data(name):
+    family = MODELS[name].family
+    config = experiment(name)
+    on_cifar = experiment(f"cifar_{name.split('_', 1)[1]}")
+    # The same hyperparameters as on CIFAR-10, without CIFAR's crop-and-flip augmentation.
+    assert config == on_cifar.replace(model=name, augment=False)
+    if family in ("resnet20", "vgg16"):  # Frankle 2020 via OpenLTH
+        assert on_cifar.augment
+        assert (config.optimizer, config.lr, config.momentum, config.weight_decay) == (
+            "momentum", 0.1, 0.9, 1e-4)
+        assert (config.batch_size, config.epochs, config.milestones) == (128, 160.0, "80ep,120ep")
+    else:  # Im et al. 2016, §3.4
+        assert not on_cifar.augment
+        assert (config.optimizer, config.lr, config.batch_size, config.epochs) == (
+            "sgd", 0.05, 128, 200.0)
+    line = dict(describe_experiments())[name]
+    assert "trim them with --epochs" in line and f"{config.epochs:g} epochs" in line
+    assert line.startswith(MODELS[name].description)
+    openlth_without_bn = family in ("resnet20", "vgg16") and name.endswith("_nobn")
+    assert ("no paper trains this one" in line) == openlth_without_bn
+
+
+def test_list_shows_every_conv_experiment_with_its_recipe(capsys):
+    assert main(["--list"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    for prefix in ("mnist", "fashion"):
+        for family in ("resnet20", "vgg16", "vgg16_dropout", "nin"):
+            for name in (f"{prefix}_{family}", f"{prefix}_{family}_nobn"):
+                assert "Recipe: " in rows[name] and "batch 128" in rows[name]
+    assert "no batch norm" in rows["fashion_nin_nobn"] and "no batch" not in rows["fashion_nin"]
+
+
+def test_a_new_dataset_entry_gets_the_family_experiments(monkeypatch):
+    monkeypatch.setattr(models, "DATASETS", (*DATASETS, "toy"))
+    monkeypatch.setitem(models._IMAGES, "toy", ((2, 20, 24), 7))
+    monkeypatch.setitem(CONV_DATASETS, "toy", "toy")
+    for entry in models._entries():
+        if entry.dataset == "toy":
+            monkeypatch.setitem(MODELS, entry.name, entry)
+    registry = config_module._registry()
+    for family in CONV_FAMILIES:
+        for suffix in ("", "_nobn"):
+            config, recipe = registry[f"toy_{family}{suffix}"]
+            assert config == experiment(f"mnist_{family}{suffix}").replace(model=config.model)
+            assert "trim them with --epochs" in recipe
 
 
 @pytest.mark.parametrize(

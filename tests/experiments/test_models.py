@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -9,11 +10,23 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from experiments.models import DATASETS, MODELS, TASKS, build, describe_models, lenet_300_100, spec
+import experiments.models as models
+from experiments.models import (
+    CONV_DATASETS,
+    CONV_FAMILIES,
+    DATASETS,
+    MODELS,
+    TASKS,
+    build,
+    describe_models,
+    lenet_300_100,
+    spec,
+)
 from experiments.models.initialization import reinitialize, uniform_batch_norm_
-from experiments.models.layers import Maxout
+from experiments.models.layers import GlobalAvgPool2d, Maxout
 from experiments.models.lstm import LSTMLanguageModel
 from experiments.models.maxout import conv_maxout
+from experiments.models.resnet import BasicBlock
 
 NAMES = sorted(MODELS)
 BATCH = 2
@@ -79,6 +92,10 @@ def test_registry_has_every_network_of_the_issue() -> None:
     wanted = {"mnist_mlp", "fashion_mlp", "cifar_maxout", "cifar_nin", "imagenet_resnet50"}
     wanted |= {"cifar_resnet20", "cifar_resnet20_nobn", "cifar_vgg16", "cifar_vgg16_nobn"}
     wanted |= {"ptb_lstm_medium"}
+    # Issue 12: the conv families with and without batch norm on the data we have.
+    families = ("resnet20", "vgg16", "vgg16_dropout", "nin")
+    wanted |= {f"{data}_{f}{bn}" for data in ("mnist", "fashion") for f in families
+               for bn in ("", "_nobn")}
     units = ("relu", "sigmoid", "maxout")
     wanted |= {f"mnist_{unit}{drop}" for unit in units for drop in ("", "_dropout")}
     assert wanted <= set(MODELS)
@@ -91,6 +108,8 @@ def test_unknown_model_suggests_the_closest_name() -> None:
         build("mnst_mlp")
     with pytest.raises(ValueError, match=r"unknown model 'zzz'; choose from"):
         spec("zzz")
+    with pytest.raises(ValueError, match=r"unknown model 'fashon_nin' \(did you mean 'fashion_nin'"):
+        build("fashon_nin")
 
 
 def test_build_rejects_arguments_the_model_does_not_take() -> None:
@@ -102,7 +121,9 @@ def test_build_rejects_arguments_the_model_does_not_take() -> None:
         build("mnist_relu", activation="tanh")
 
 
-@pytest.mark.parametrize("name", ["mnist_relu", "cifar_resnet20", "cifar_nin", "imagenet_resnet50"])
+@pytest.mark.parametrize(
+    "name", ["mnist_relu", "cifar_resnet20", "cifar_nin", "fashion_vgg16_dropout", "imagenet_resnet50"]
+)
 def test_num_classes_sets_the_output_width(name: str) -> None:
     x, _ = tiny_batch(name)
     assert seeded(name, num_classes=7).eval()(x).shape == (BATCH, 7)
@@ -164,7 +185,7 @@ def test_same_seed_same_parameters(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_batch_norm_switch(name: str) -> None:
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in seeded(name).modules())
-    normalised = name.startswith(("cifar_resnet", "cifar_vgg", "cifar_nin", "imagenet"))
+    normalised = spec(name).family is not None or name.startswith("imagenet")
     assert has_bn == (normalised and not name.endswith("_nobn"))
 
 
@@ -246,6 +267,164 @@ def test_parameter_counts_match_the_papers_sizes() -> None:
     assert resnet20_count() == pytest.approx(0.27e6, rel=0.02)  # He et al. 2016, Table 6
     assert vgg16_count() == pytest.approx(14.7e6, rel=0.01)
     assert resnet50_count() == 25_557_032  # torchvision's ResNet-50
+
+
+# --- the conv families on every dataset (issue 12) -------------------------------------------
+
+FAMILY_MODELS = sorted(name for name, entry in MODELS.items() if entry.family is not None)
+PAIRS = [(prefix, family) for prefix in CONV_DATASETS for family in CONV_FAMILIES]
+POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, GlobalAvgPool2d)
+
+
+@functools.lru_cache(maxsize=4)  # a few VGG-16s (60 MB each) at most
+def reference(name: str) -> nn.Module:
+    """A seeded model shared by the read-only tests below (VGG-16 takes a while to build)."""
+    return frozen(name).eval()
+
+
+def is_norm(module: nn.Module) -> bool:
+    return isinstance(module, nn.modules.batchnorm._BatchNorm)
+
+
+def map_sizes(model: nn.Module, size: int, kinds: tuple[type, ...]) -> list[int]:
+    """Height of the output of every module of ``kinds``, for one size×size image."""
+    sizes: list[int] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.shape[-2]))
+             for m in model.modules() if isinstance(m, kinds)]
+    channels = next(m for m in model.modules() if isinstance(m, nn.Conv2d)).in_channels
+    with torch.no_grad():
+        model(torch.zeros(1, channels, size, size))
+    for hook in hooks:
+        hook.remove()
+    return sizes
+
+
+@pytest.mark.parametrize("name", FAMILY_MODELS)
+def test_conv_family_takes_the_datasets_shape_and_classes(name: str) -> None:
+    entry = spec(name)
+    shape, classes = models._IMAGES[entry.dataset]
+    assert (entry.input_shape, entry.num_outputs) == (shape, classes)
+    assert CONV_DATASETS[name.split("_")[0]] == entry.dataset
+    first = next(m for m in reference(name).modules() if isinstance(m, nn.Conv2d))
+    assert first.in_channels == shape[0]
+
+
+@pytest.mark.parametrize(
+    ("family", "size", "pooled"),
+    [
+        # Pools round up: the last VGG block sees 2x2 maps on 28x28 as on 32x32 (rounding
+        # down would leave 28 -> 14, 7, 3, 1), and the classifier gets a global pool.
+        ("vgg16", 32, [16, 8, 4, 2, 1]),
+        ("vgg16", 28, [14, 7, 4, 2, 1]),
+        ("vgg16_dropout", 32, [16, 8, 4, 2, 1]),
+        ("vgg16_dropout", 28, [14, 7, 4, 2, 1]),
+        ("nin", 32, [16, 8, 1]),
+        ("nin", 28, [14, 7, 1]),
+    ],
+)
+def test_pooled_map_sizes(family: str, size: int, pooled: list[int]) -> None:
+    prefix = "cifar" if size == 32 else "fashion"
+    assert map_sizes(reference(f"{prefix}_{family}"), size, POOLS) == pooled
+
+
+def test_any_size_pools_are_the_cifar_pools_on_cifar_maps() -> None:
+    # Why the CIFAR-10 networks keep their numbers bit for bit: on the even map sizes of a
+    # 32x32 image, each pool that accepts any size computes what the fixed one did.
+    gen = torch.Generator().manual_seed(0)
+    for size in (32, 16, 8, 4, 2):
+        x = torch.randn(3, 5, size, size, generator=gen)
+        assert torch.equal(nn.MaxPool2d(2, 2, ceil_mode=True)(x), nn.MaxPool2d(2, 2)(x))
+    eight, two = torch.randn(3, 5, 8, 8, generator=gen), torch.randn(3, 5, 2, 2, generator=gen)
+    assert torch.equal(GlobalAvgPool2d()(eight), nn.AvgPool2d(8, 1, ceil_mode=True)(eight))  # NIN
+    assert torch.equal(GlobalAvgPool2d()(two), nn.AvgPool2d(2)(two))  # OpenLTH's VGG head
+    assert torch.equal(nn.AdaptiveMaxPool2d(1)(two), nn.MaxPool2d(2, 2)(two))  # Im et al.'s VGG
+
+
+@pytest.mark.parametrize(("size", "stages"), [(32, [32, 16, 8]), (28, [28, 14, 7])])
+def test_resnet_stages_halve_the_map(size: int, stages: list[int]) -> None:
+    prefix = "cifar" if size == 32 else "mnist"
+    sizes = map_sizes(reference(f"{prefix}_resnet20"), size, (BasicBlock,))
+    assert sorted(set(sizes), reverse=True) == stages
+
+
+@pytest.mark.parametrize(("prefix", "family"), PAIRS)
+def test_batch_norm_pairs_differ_only_in_normalisation(prefix: str, family: str) -> None:
+    with_bn, without = reference(f"{prefix}_{family}"), reference(f"{prefix}_{family}_nobn")
+    kept = [m for m in with_bn.modules() if not is_norm(m)]
+    other = list(without.modules())
+    assert len(kept) < len(list(with_bn.modules())) and not any(map(is_norm, other))
+    assert [type(m) for m in kept] == [type(m) for m in other]
+    for a, b in zip(kept, other):
+        if isinstance(a, (nn.Conv2d, nn.Linear)):
+            assert a.weight.shape == b.weight.shape
+            # One seed, one init with and without batch norm (Im et al. compare the two),
+            # except in ResNet-20, whose extra conv biases take draws from the generator.
+            assert torch.equal(a.weight, b.weight) == (family != "resnet20")
+            if isinstance(a, nn.Conv2d):
+                geometry = ("kernel_size", "stride", "padding")
+                assert [getattr(a, g) for g in geometry] == [getattr(b, g) for g in geometry]
+            if a.bias is None:  # ResNet: without batch norm's shift the conv gets a bias
+                assert family == "resnet20" and b.bias is not None
+            else:
+                assert b.bias is not None and a.bias.shape == b.bias.shape
+        elif not list(a.children()):
+            assert repr(a) == repr(b)  # pools, dropout and activations keep their settings
+
+
+@pytest.mark.parametrize(("prefix", "family"), [p for p in PAIRS if p[0] != "cifar"])
+def test_only_the_first_convolution_depends_on_the_image_channels(prefix: str, family: str) -> None:
+    cifar, other = state_of(reference(f"cifar_{family}")), state_of(reference(f"{prefix}_{family}"))
+    assert cifar.keys() == other.keys()
+    differing = [k for k in cifar if cifar[k].shape != other[k].shape]
+    first = next(k for k in cifar if cifar[k].dim() == 4)
+    assert differing == [first]
+    assert (cifar[first].shape[1], other[first].shape[1]) == (3, 1)
+
+
+@pytest.mark.parametrize("name", [n for n in FAMILY_MODELS if not n.startswith("cifar_")])
+def test_eval_mode_is_a_plain_function_of_each_example(name: str) -> None:
+    model = reference(name)
+    x, _ = tiny_batch(name)
+    with torch.no_grad():
+        together, again = model(x), model(x)
+        alone = torch.cat([model(x[i : i + 1]) for i in range(BATCH)])
+        swapped = functional_call(model, state_of(model), (x,))
+    torch.testing.assert_close(again, together, rtol=0, atol=0)
+    torch.testing.assert_close(swapped, together, rtol=0, atol=0)
+    # Running statistics, not the batch's, in eval mode: an example's logits do not depend
+    # on the rest of the batch.
+    torch.testing.assert_close(alone, together)
+
+
+@pytest.fixture
+def toy_dataset(monkeypatch: pytest.MonkeyPatch) -> tuple[tuple[int, ...], int]:
+    """A made-up dataset registered the way a real one would be: 2×20×24 images, 7 classes."""
+    shape, classes = (2, 20, 24), 7
+    monkeypatch.setattr(models, "DATASETS", (*DATASETS, "toy"))
+    monkeypatch.setitem(models._IMAGES, "toy", (shape, classes))
+    monkeypatch.setitem(CONV_DATASETS, "toy", "toy")
+    return shape, classes
+
+
+def test_a_new_dataset_entry_gives_working_models_of_every_family(toy_dataset) -> None:
+    shape, classes = toy_dataset
+    new = {entry.name: entry for entry in models._entries() if entry.dataset == "toy"}
+    assert set(new) == {f"toy_{f}{bn}" for f in CONV_FAMILIES for bn in ("", "_nobn")}
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(BATCH, *shape, generator=gen), torch.tensor([0, classes - 1])
+    for name, entry in new.items():
+        assert (entry.input_shape, entry.num_outputs, entry.task) == (shape, classes,
+                                                                     "classification")
+        torch.manual_seed(0)
+        model = entry.builder()
+        loss = loss_of(model.train()(x), y)
+        loss.backward()
+        assert torch.isfinite(loss), name
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+        with torch.no_grad():
+            out = model.eval()(x)
+        assert out.shape == (BATCH, classes) and torch.isfinite(out).all(), name
+    assert not any(name.startswith("toy_") for name in MODELS)  # nothing leaked
 
 
 # --- architecture details --------------------------------------------------------------------
