@@ -306,8 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from experiments.data import data_root
 
     for fid, why in the_plan.blocked.items():
-        say(runtime, f"figure {fid} cannot be made here: {why} (data root: "
-                     f"{data_root(runtime.data_dir)})")
+        where = f" (data root: {data_root(runtime.data_dir)})" if "data root" in why else ""
+        say(runtime, f"figure {fid} cannot be made here: {why}{where}")
     if the_plan.pairs:
         from landscapes.app.projection import project
 
