@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Anchor", "as_anchor", "check_anchors", "gram", "is_interpolated", "squared_distances"]
+__all__ = [
+    "Anchor",
+    "as_anchor",
+    "check_anchors",
+    "gram",
+    "is_interpolated",
+    "shared_entries",
+    "squared_distances",
+]
 
 Anchor = dict[str, torch.Tensor]
 
@@ -75,6 +83,33 @@ def as_anchor(obj: Any, name: str = "anchor") -> Anchor:
             )
         out[key] = value.detach().clone()
     return out
+
+
+def shared_entries(obj: Any) -> list[tuple[str, ...]]:
+    """Keys of a state dict (or a module's) whose tensors are one and the same memory.
+
+    A model with tied parameters (``head.weight = embedding.weight``) lists the tensor
+    under each name; so do its state dicts, saved and loaded or deep-copied. A copy
+    made entry by entry (``{k: v.clone() ...}``) no longer shows the tie.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> m = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
+    >>> m[1].weight = m[0].weight
+    >>> shared_entries(m)
+    [('0.weight', '1.weight')]
+    """
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.state_dict()
+    if not isinstance(obj, Mapping):
+        return []
+    groups: dict[tuple, list[str]] = {}
+    for key, value in obj.items():
+        if isinstance(value, torch.Tensor) and value.numel():
+            where = (value.data_ptr(), tuple(value.shape), value.stride(), value.dtype, value.device)
+            groups.setdefault(where, []).append(key)
+    return [tuple(keys) for keys in groups.values() if len(keys) > 1]
 
 
 def check_anchors(anchors: Sequence[Anchor], names: Sequence[str]) -> None:

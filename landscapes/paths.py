@@ -35,6 +35,7 @@ from landscapes.anchors import (
     check_anchors,
     gram,
     is_interpolated,
+    shared_entries,
     squared_distances,
 )
 from landscapes.directions import orthogonalize as _orthogonalize
@@ -436,6 +437,15 @@ def barycentric(
     )
 
 
+def _tie(direction: Anchor, groups: list[tuple[str, ...]]) -> Anchor:
+    # Every name of a tied tensor moves with its first; the draws for the other names
+    # are discarded rather than skipped, so untied entries do not depend on the ties.
+    for first, *others in groups:
+        for name in others:
+            direction[name] = direction[first]
+    return direction
+
+
 def plane(
     center: Any,
     d1: Any = None,
@@ -452,7 +462,10 @@ def plane(
 
     Directions left as ``None`` are seeded Gaussian directions normalised as
     :func:`landscapes.directions.random_direction` describes (``d1`` from ``seed``,
-    ``d2`` from ``seed + 1``); directions you pass are used as they are.
+    ``d2`` from ``seed + 1``); directions you pass are used as they are. A tied tensor
+    of ``center`` (one tensor under two names, see
+    :func:`landscapes.anchors.shared_entries`) gets one random direction, under its
+    first name, for all its names, so the plane stays in the tied model's space.
 
     Parameters
     ----------
@@ -492,13 +505,14 @@ def plane(
     alpha = _as_grid(np.linspace(-1, 1, 25) if alphas is None else alphas, "alphas")
     beta = _as_grid(np.linspace(-1, 1, 25) if betas is None else betas, "betas")
     c = as_anchor(center, "anchor 'center'")
+    tied = shared_entries(center)
     info: dict[str, Any] = {}
     if d1 is None or d2 is None:
         info.update(seed=seed, normalization=normalization, bias_bn=bias_bn)
     if d1 is None:
-        d1 = random_direction(c, seed=seed, normalization=normalization, bias_bn=bias_bn)
+        d1 = _tie(random_direction(c, seed=seed, normalization=normalization, bias_bn=bias_bn), tied)
     if d2 is None:
-        d2 = random_direction(c, seed=seed + 1, normalization=normalization, bias_bn=bias_bn)
+        d2 = _tie(random_direction(c, seed=seed + 1, normalization=normalization, bias_bn=bias_bn), tied)
     anchors, names = _anchors([("center", c), ("d1", d1), ("d2", d2)])
     if orthogonalize:
         anchors = (anchors[0], anchors[1], _orthogonalize(anchors[1], anchors[2]))

@@ -21,6 +21,10 @@
   mapped instead of faulting it in again for every chunk (:mod:`landscapes.engine.glibc_heap`).
 - **Batch norm recompute** gathers the statistics of every point in one pass over
   the recompute batches.
+- **Models as they come.** A dict or tuple output is read with ``output=``
+  (:mod:`landscapes.engine.outputs`) inside the vmapped pass; tied parameters are
+  interpolated once (:mod:`landscapes.engine.tied`); anchors and floating-point
+  inputs take the model's dtypes.
 
 Where vmap or reuse does not apply (a module vmap cannot run, a first layer of
 another kind, an input that depends on the parameters), the engine falls back to the

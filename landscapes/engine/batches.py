@@ -1,8 +1,12 @@
 """Turn the data forms :func:`landscapes.evaluate` accepts into re-iterable batches.
 
-Accepted forms: an ``(inputs, targets)`` pair of tensors (sliced, no DataLoader), a
-map-style ``torch.utils.data.Dataset`` (read through a DataLoader), or any re-iterable
-of ``(inputs, targets, ...)`` batches such as a DataLoader or a list.
+Accepted forms: an ``(inputs, targets)`` pair of tensors or arrays (sliced, no
+DataLoader), a map-style ``torch.utils.data.Dataset`` (read through a DataLoader), or
+any re-iterable of ``(inputs, targets, ...)`` batches such as a DataLoader or a list.
+Arrays are anything torch converts without guessing: NumPy arrays (shared, not
+copied) and objects with ``__array__``, ``__dlpack__`` or ``__cuda_array_interface__``
+(pandas, JAX, CuPy). Nested Python lists are not arrays here: a list of two
+batches would read as a pair.
 """
 
 from __future__ import annotations
@@ -11,14 +15,15 @@ import collections.abc
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 __all__ = ["Batches", "as_batches"]
 
 _FORMS = (
-    "an (inputs, targets) pair of tensors, a torch Dataset, or a re-iterable of "
-    "(inputs, targets) batches such as a DataLoader"
+    "an (inputs, targets) pair of tensors or arrays, a torch Dataset, or a re-iterable "
+    "of (inputs, targets) batches such as a DataLoader"
 )
 
 
@@ -31,7 +36,13 @@ class Batches:
         self._pair: tuple[torch.Tensor, torch.Tensor] | None = None
         self._iterable: Iterable[Any] | None = None
         if _is_pair(source):
-            x, y = source
+            x = _as_tensor(source[0], f"data {name!r}: the inputs")
+            y = _as_tensor(source[1], f"data {name!r}: the targets")
+            if x.dim() == 0 or y.dim() == 0:
+                raise ValueError(
+                    f"data {name!r}: inputs of shape {tuple(x.shape)!r} and targets of shape "
+                    f"{tuple(y.shape)!r}; both need a leading dimension of examples"
+                )
             if x.shape[0] != y.shape[0]:
                 raise ValueError(
                     f"data {name!r}: inputs have {x.shape[0]} examples but targets "
@@ -40,6 +51,12 @@ class Batches:
             if x.shape[0] == 0:
                 raise ValueError(f"data {name!r} has no examples")
             self._pair = (x, y)
+        elif _is_half_pair(source):
+            raise TypeError(
+                f"data {name!r} is a {type(source).__name__} of "
+                f"({', '.join(type(t).__name__ for t in source)}); an (inputs, targets) "
+                "pair needs two tensors or arrays"
+            )
         elif isinstance(source, Dataset):
             try:
                 n = len(source)  # type: ignore[arg-type]
@@ -58,7 +75,7 @@ class Batches:
                 )
             self._iterable = source
         else:
-            raise TypeError(f"data {name!r} must be {_FORMS}; got {type(source).__name__}")
+            raise TypeError(f"data {name!r} must be {_FORMS}; got {_given(source)}")
 
     def __len__(self) -> int:
         if self._pair is not None:
@@ -90,23 +107,55 @@ class Batches:
                     "must be an (inputs, targets) pair"
                 )
             x, y = batch[0], batch[1]
-            if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+            if not _is_array(x) or not _is_array(y):
                 raise TypeError(
                     f"data {self.name!r}: batch {i} holds {type(x).__name__} and "
-                    f"{type(y).__name__}; inputs and targets must be tensors"
+                    f"{type(y).__name__}; inputs and targets must be tensors or arrays"
                 )
+            x = _as_tensor(x, f"data {self.name!r}: batch {i}'s inputs")
+            y = _as_tensor(y, f"data {self.name!r}: batch {i}'s targets")
             count += 1
             yield x, y
         if count == 0:
             raise ValueError(f"data {self.name!r} has no batches")
 
 
+def _is_array(obj: Any) -> bool:
+    """Whether torch can take ``obj`` as one tensor without guessing at its structure."""
+    if isinstance(obj, (torch.Tensor, np.ndarray)):
+        return True
+    if isinstance(obj, (str, bytes, tuple, list, collections.abc.Mapping)):
+        return False
+    return any(hasattr(obj, a) for a in ("__array__", "__dlpack__", "__cuda_array_interface__"))
+
+
+def _as_tensor(obj: Any, what: str) -> torch.Tensor:
+    """``obj`` as a tensor, sharing memory where torch can."""
+    if isinstance(obj, torch.Tensor):
+        return obj
+    try:
+        if isinstance(obj, np.ndarray) or not hasattr(obj, "__dlpack__"):
+            arr = np.asarray(obj)
+            # torch warns on read-only arrays, since it cannot promise not to write
+            return torch.from_numpy(arr if arr.flags.writeable else arr.copy())
+        return torch.from_dlpack(obj)
+    except (TypeError, ValueError, RuntimeError, BufferError) as exc:
+        raise TypeError(f"{what} are a {type(obj).__name__} that torch cannot convert: {exc}") from None
+
+
 def _is_pair(obj: Any) -> bool:
-    return (
-        isinstance(obj, (tuple, list))
-        and len(obj) == 2
-        and all(isinstance(t, torch.Tensor) for t in obj)
-    )
+    return isinstance(obj, (tuple, list)) and len(obj) == 2 and all(_is_array(t) for t in obj)
+
+
+def _is_half_pair(obj: Any) -> bool:
+    """Two items, one of them a tensor or array: a pair with a wrong member."""
+    return isinstance(obj, (tuple, list)) and len(obj) == 2 and any(_is_array(t) for t in obj)
+
+
+def _given(obj: Any) -> str:
+    """What was given, in a few words, for an error message."""
+    text = repr(obj)
+    return type(obj).__name__ + (f" {text}" if len(text) <= 60 else "")
 
 
 def as_batches(data: Any, batch_size: int, name: str = "data") -> Batches:

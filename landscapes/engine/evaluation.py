@@ -17,6 +17,8 @@ from landscapes.engine.sweep import Settings, sweep
 from landscapes.anchors import Anchor, as_anchor
 from landscapes.engine.batches import Batches, as_batches
 from landscapes.engine.batchnorm import BN_MODES, has_batchnorm
+from landscapes.engine.outputs import Output, check_output, label
+from landscapes.engine.tied import merge_tied, tied_groups
 from landscapes.paths import Path
 
 __all__ = ["evaluate", "classification_error", "DIVERGENCES", "PRECISIONS"]
@@ -55,6 +57,12 @@ def _check_model_keys(model: nn.Module, anchor: Anchor, what: str) -> None:
                 f"{what} tensor {key!r} has shape {tuple(value.shape)!r} but the model's has "
                 f"{tuple(state[key].shape)!r}"
             )
+        if state[key].is_floating_point() != value.is_floating_point():
+            raise ValueError(
+                f"{what} tensor {key!r} has dtype {value.dtype} but the model's has "
+                f"{state[key].dtype}; a floating-point entry cannot stand for an integer one "
+                "or the reverse"
+            )
 
 
 def evaluate(
@@ -65,6 +73,7 @@ def evaluate(
     loss_fn: Metric | None = None,
     error: Metric | str | None = "auto",
     metrics: Mapping[str, Metric] | None = None,
+    output: Output = None,
     reference: Mapping[str, torch.Tensor] | nn.Module | None = None,
     divergence: str = "outputs",
     device: str | torch.device = "auto",
@@ -85,17 +94,24 @@ def evaluate(
     ----------
     model : torch.nn.Module
         Any module whose ``state_dict`` keys include the path's; entries the path does
-        not cover keep the module's values. The module is never modified.
+        not cover keep the module's values. The module is never modified. Its dtypes
+        set the precision (see Notes). Tied parameters (one tensor under two names,
+        as in language models with tied embeddings) are interpolated once and stay
+        tied at every point.
     path : landscapes.paths.Path
-        The points, e.g. from :func:`landscapes.paths.linear`.
-    data : tuple of tensors, Dataset, iterable of batches, or dict of those
-        An ``(inputs, targets)`` pair, a map-style Dataset, or a re-iterable of
-        ``(inputs, targets)`` batches such as a DataLoader. A dict of named splits,
-        ``{"train": ..., "test": ...}``, evaluates each along a ``split`` dimension.
+        The points, e.g. from :func:`landscapes.paths.linear`. Anchors that give a
+        tied pair two different values are an error.
+    data : tuple of tensors or arrays, Dataset, iterable of batches, or dict of those
+        An ``(inputs, targets)`` pair of tensors or of arrays torch can convert
+        (NumPy arrays, or objects with ``__array__`` or ``__dlpack__``), a map-style
+        Dataset, or a re-iterable of ``(inputs, targets)`` batches such as a
+        DataLoader. A dict of named splits, ``{"train": ..., "test": ...}``,
+        evaluates each along a ``split`` dimension.
     loss_fn : callable, optional
         ``loss_fn(outputs, targets)`` returning the *mean* over the batch (or the sum,
         if it has ``reduction="sum"``). Batches are weighted by their size (the first
         dimension of the targets) so the result is the mean over the whole split.
+        ``outputs`` is the tensor ``output`` reads from the model's output.
         Default :class:`torch.nn.CrossEntropyLoss`.
     error : "auto", callable or None
         ``"auto"``: top-1 classification error where outputs are class scores and
@@ -103,6 +119,14 @@ def evaluate(
         fraction. ``None``: NaN (undefined).
     metrics : dict of str to callable, optional
         Extra per-batch means, each stored as a variable of that name.
+    output : str, int or callable, optional
+        How to read the model's output when ``forward`` returns more than a tensor: a
+        key of a dict (a Hugging Face ``ModelOutput``, or an attribute of a named
+        tuple), e.g. ``"logits"``; an index into a tuple, e.g. ``0`` for
+        ``(logits, aux)``; or a callable ``output(model_output)`` returning the tensor.
+        Loss, error, metrics and the divergence all receive that tensor. Default
+        ``None``: the model returns a tensor (anything else is an error that shows
+        what it returned). Recorded in the hyperparameters.
     reference : state dict or module, optional
         A network θ_ref; adds ``divergence``, the root-mean-square distance between
         outputs, sqrt(1/N Σᵢ ‖F(xᵢ, θ) − F(xᵢ, θ_ref)‖²) (Im et al. 2016, §4.1).
@@ -145,7 +169,26 @@ def evaluate(
     xarray.Dataset
         In the :mod:`landscapes.results` schema: ``loss``, ``error`` (and ``divergence``
         and user metrics) over the path's dimensions (and ``split``), with the
-        ``distance`` coordinate. Non-finite losses are recorded as inf/NaN.
+        ``distance`` coordinate (over the anchors' entries, as
+        :meth:`landscapes.paths.Path.distance`: a tied tensor, which ``state_dict``
+        lists under each name, counts once per name). Non-finite losses are recorded
+        as inf/NaN.
+
+    Notes
+    -----
+    The model's dtypes decide the precision, so that results equal a plain loop over
+    ``model.load_state_dict`` at each point:
+
+    - floating-point anchor and reference entries are cast to the dtype of the
+      model's entry (``load_state_dict`` does the same): float64 anchors on a float32
+      model evaluate in float32;
+    - floating-point inputs are cast to the dtype all the model's floating-point
+      parameters share (left as they are if the parameters mix dtypes); integer
+      inputs, such as token ids, are left as they are;
+    - targets reach ``loss_fn`` as given.
+
+    To evaluate in float64, convert the model (``model.double()``); nothing is ever
+    rounded to a lower precision than the model's own.
 
     Examples
     --------
@@ -160,6 +203,20 @@ def evaluate(
     >>> ds = evaluate(net, paths.linear(init, final, [0.0, 0.5, 1.0]), (x, y), device="cpu")
     >>> ds.loss.dims, ds.error.shape
     (('alpha',), (3,))
+
+    A model that returns a dict, read by key (an int reads a tuple, a callable anything):
+
+    >>> class Classifier(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.head = torch.nn.Linear(4, 3)
+    ...     def forward(self, x):
+    ...         return {"logits": self.head(x), "features": x}
+    >>> model = Classifier()
+    >>> line = paths.linear(model, {k: 2 * v for k, v in model.state_dict().items()}, [0.0, 1.0])
+    >>> ds = evaluate(model, line, (x, y), output="logits", device="cpu")
+    >>> ds.loss.shape, ds.attrs["hyperparameters"].count('"output": "logits"')
+    ((2,), 1)
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -187,12 +244,17 @@ def evaluate(
         if name in ("loss", "error", "divergence"):
             raise ValueError(f"metric name {name!r} is reserved; choose another")
         _check_callable(f"metrics[{name!r}]", fn)
+    check_output(output)
     if divergence not in DIVERGENCES:
         raise ValueError(f"unknown divergence {divergence!r}; choose from {list(DIVERGENCES)}")
     ref: Anchor | None = None
     if reference is not None:
         ref = as_anchor(reference, "reference")
         _check_model_keys(model, ref, "reference")
+    tied = tied_groups(model)
+    anchors = [merge_tied(a, tied, f"anchor {n!r}") for a, n in zip(path.anchors, path.names)]
+    if ref is not None:
+        ref = merge_tied(ref, tied, "reference")
     dev = resolve_device(device)
     if bn not in BN_MODES:
         raise ValueError(f"unknown bn {bn!r}; choose from {list(BN_MODES)}")
@@ -225,9 +287,9 @@ def evaluate(
         else:
             bn_source = next(iter(splits.values()))
 
-    measures = Measures(loss_fn, error, metrics, ref, divergence)
+    measures = Measures(loss_fn, error, metrics, ref, divergence, output)
     settings = Settings(dev, bn_batches, chunk_size, memory, PRECISIONS[precision], progress)
-    values = sweep(model, path, splits, measures, bn_source, settings)
+    values = sweep(model, path, anchors, splits, measures, bn_source, settings)
 
     names = measures.names
     keyed = isinstance(data, Mapping)
@@ -245,6 +307,7 @@ def evaluate(
         "loss_fn": _describe(loss_fn),
         "error": error if error is None or isinstance(error, str) else _describe(error),
         "metrics": {k: _describe(f) for k, f in metrics.items()},
+        **({"output": label(output)} if output is not None else {}),
         "batch_size": batch_size,
         "bn": bn if with_bn else "none",
     }

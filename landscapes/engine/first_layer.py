@@ -23,6 +23,7 @@ from torch.func import functional_call
 
 from landscapes.anchors import Anchor, is_interpolated
 from landscapes.engine.batchnorm import eval_mode
+from landscapes.engine.tied import merge_tied, tied_groups
 
 __all__ = ["Reuse", "combine", "find"]
 
@@ -97,16 +98,19 @@ def find(net: nn.Module, anchors: Sequence[Anchor], x: torch.Tensor) -> tuple[st
     if count != 1:
         return None, f"the first layer {label!r} runs {count} times per forward pass"
     prefix = f"{name}." if name else ""
+    groups = tied_groups(net)
     for key in (prefix + "weight", prefix + "bias"):
         if getattr(module, key[len(prefix) :]) is None:
             continue
+        tied = [g for g in groups if key in g]
+        if tied:
+            # The points would leave the tensor out, and its other uses with it.
+            return None, f"{key!r} is tied to {[k for k in tied[0] if k != key]!r}"
         if key not in first or not is_interpolated(first[key]):
             return None, f"{key!r} is not a floating-point entry of the path"
     # The input must not depend on any parameter: perturb them all and compare.
-    perturbed = {
-        k: v * 1.5 + 0.25 if v.is_floating_point() else v
-        for k, v in {**net.state_dict(), **first}.items()
-    }
+    state = merge_tied(net.state_dict(), groups, "the model")
+    perturbed = {k: v * 1.5 + 0.25 if v.is_floating_point() else v for k, v in {**state, **first}.items()}
     again = _trace(net, perturbed, x, stop=True)
     if not again or again[0][0] != name or not torch.equal(again[0][1][0][0], args[0]):
         return None, f"the input of the first layer {label!r} depends on the parameters"

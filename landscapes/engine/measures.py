@@ -29,6 +29,8 @@ class Measures:
     metrics: dict[str, Metric]
     reference: Anchor | None
     divergence: str
+    #: How to read the model's output (:mod:`landscapes.engine.outputs`); ``None``: as is.
+    output: str | int | Callable[[object], torch.Tensor] | None = None
 
     @property
     def names(self) -> list[str]:

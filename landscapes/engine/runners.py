@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,11 +77,18 @@ class Chunk:
 
 
 class Batched:
-    """All points of a chunk in one vmapped forward pass per data batch."""
+    """All points of a chunk in one vmapped forward pass per data batch.
 
-    def __init__(self, net: nn.Module, reuse: Reuse | None) -> None:
+    ``read`` takes the model's output to the tensor the measures receive (see
+    :mod:`landscapes.engine.outputs`); ``None`` for a model that returns that tensor.
+    """
+
+    def __init__(
+        self, net: nn.Module, reuse: Reuse | None, read: Callable[[Any], torch.Tensor] | None = None
+    ) -> None:
         self.net = net
         self.reuse = reuse
+        self.read = read
         self.vmap_measures = True
         #: Whether inputs go in channels-last layout (see :meth:`place`).
         self.channels_last = False
@@ -112,16 +120,20 @@ class Batched:
     ) -> torch.Tensor:
         """Outputs at every point of the chunk, shape ``(P, *outputs)``; ``prepared``
         comes from :meth:`prepare` on the same ``x``."""
-        net, shared, reuse = self.net, chunk.shared, self.reuse
+        net, shared, reuse, read = self.net, chunk.shared, self.reuse, self.read
+
+        def call(p: dict[str, torch.Tensor]) -> torch.Tensor:
+            # Traced once per chunk under vmap: reading here stacks only the chosen tensor.
+            out = functional_call(net, {**p, **shared}, (x,), strict=False)
+            return out if read is None else read(out)
+
         if reuse is None or prepared is None:
-            return torch.vmap(lambda p: functional_call(net, {**p, **shared}, (x,), strict=False))(
-                chunk.params
-            )
+            return torch.vmap(call)(chunk.params)
         z = combine(chunk.coef, prepared)
 
         def one(p: dict[str, torch.Tensor], zp: torch.Tensor) -> torch.Tensor:
             reuse.set(zp)
-            return functional_call(net, {**p, **shared}, (x,), strict=False)
+            return call(p)
 
         try:
             return torch.vmap(one)(chunk.params, z)
@@ -152,22 +164,27 @@ class Looped(Batched):
     would turn every later convolution into a grouped one (on CPU).
     """
 
-    def __init__(self, net: nn.Module, reuse: Reuse | None = None) -> None:
-        super().__init__(net, reuse)
+    def __init__(
+        self, net: nn.Module, reuse: Reuse | None = None, read: Callable[[Any], torch.Tensor] | None = None
+    ) -> None:
+        super().__init__(net, reuse, read)
         self.vmap_measures = False
 
     def forward(  # type: ignore[override]
         self, chunk: Chunk, x: torch.Tensor, prepared: list[torch.Tensor | None] | None
     ) -> list[torch.Tensor]:
-        net, reuse = self.net, self.reuse
+        net, reuse, read = self.net, self.reuse, self.read
         if reuse is None or prepared is None:
-            return [functional_call(net, chunk.point(i), (x,), strict=False) for i in range(len(chunk))]
+            if read is None:  # the hot path of plain tensor outputs: nothing added per point
+                return [functional_call(net, chunk.point(i), (x,), strict=False) for i in range(len(chunk))]
+            return [read(functional_call(net, chunk.point(i), (x,), strict=False)) for i in range(len(chunk))]
         z = combine(chunk.coef, prepared)
         outputs = []
         try:
             for i in range(len(chunk)):
                 reuse.set(z[i])
-                outputs.append(functional_call(net, chunk.point(i), (x,), strict=False))
+                out = functional_call(net, chunk.point(i), (x,), strict=False)
+                outputs.append(out if read is None else read(out))
         finally:
             reuse.set(None)
         return outputs

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,6 +34,7 @@ from landscapes.engine.batchnorm import (
     recompute_statistics_stacked,
 )
 from landscapes.engine.memory import default_budget, plan
+from landscapes.engine.outputs import reader
 from landscapes.paths import Path
 
 __all__ = ["Settings", "sweep"]
@@ -70,6 +72,21 @@ def _on_device(model: nn.Module, dev: torch.device) -> nn.Module:
     return copy.deepcopy(model).to(dev)
 
 
+def _input_dtype(net: nn.Module) -> torch.dtype | None:
+    """The floating-point dtype that inputs are cast to: the one all of the model's
+    floating-point parameters share (``None``, inputs as given, when they differ)."""
+    kinds = {p.dtype for p in net.parameters() if p.is_floating_point()}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _to(x: torch.Tensor, dev: torch.device, dtype: torch.dtype | None) -> torch.Tensor:
+    """Inputs on the device; floating-point ones in the model's dtype (token ids and
+    other integer inputs as they are)."""
+    if dtype is not None and x.is_floating_point() and x.dtype != dtype:
+        return x.to(dev, dtype, non_blocking=True)
+    return x.to(dev, non_blocking=True)
+
+
 def _matches(got: torch.Tensor, expected: torch.Tensor) -> bool:
     finite = expected[torch.isfinite(expected)]
     scale = float(finite.abs().max()) if finite.numel() else 0.0
@@ -84,9 +101,12 @@ def _matches(got: torch.Tensor, expected: torch.Tensor) -> bool:
 ALIVE = 3
 
 
-def _largest_output(net: nn.Module, probe: Chunk, x: torch.Tensor) -> tuple[list[Any], int]:
-    """Per-point outputs on the probe, and the bytes of the largest layer output that
-    one example allocates at one point."""
+def _largest_output(
+    net: nn.Module, probe: Chunk, x: torch.Tensor, read: Callable[[Any], torch.Tensor]
+) -> tuple[list[torch.Tensor], int]:
+    """Per-point outputs on the probe, as ``read`` takes them from the model's (which
+    raises a clear error if they do not fit), and the bytes of the largest layer output
+    that one example allocates at one point."""
     largest = 0
 
     def measure(module: nn.Module, args: Any, out: Any) -> None:
@@ -100,24 +120,28 @@ def _largest_output(net: nn.Module, probe: Chunk, x: torch.Tensor) -> tuple[list
     handles = [m.register_forward_hook(measure) for m in leaves]
     try:
         with eval_mode(net), torch.no_grad():
-            expected = [
+            returned = [
                 functional_call(net, probe.point(i), (x,), strict=False) for i in range(len(probe))
             ]
     finally:
         for h in handles:
             h.remove()
     n = x.shape[0] if x.dim() else 1
-    return expected, -(-largest // max(n, 1))
+    return [read(out) for out in returned], -(-largest // max(n, 1))
 
 
-def _choose(net: nn.Module, anchors: list[Anchor], probe: Chunk, x: torch.Tensor) -> tuple[Runner, int]:
+def _choose(
+    net: nn.Module, anchors: list[Anchor], probe: Chunk, x: torch.Tensor, output: Any
+) -> tuple[Runner, int]:
     """How to run this model, and the bytes of its largest layer output per example.
 
     Runs the per-point forward pass on a few examples at the first points, then the
     batched one with and without first-layer reuse, and keeps the fastest that agrees.
     """
-    expected, largest = _largest_output(net, probe, x)
-    runner = _fastest(net, anchors, probe, x, expected)
+    expected, largest = _largest_output(net, probe, x, reader(output))
+    # A model that returns the tensor itself needs no reading on the hot path.
+    read = None if output is None else reader(output)
+    runner = _fastest(net, anchors, probe, x, expected, read)
     _prefer_channels_last(net, runner, anchors, probe, x, expected)
     return runner, largest
 
@@ -158,30 +182,36 @@ def _prefer_channels_last(
 
 
 class _Placed:
-    """Batches with their inputs in the runner's layout; iterable more than once."""
+    """Batches with their inputs on the device, in the model's dtype and the runner's
+    layout; iterable more than once."""
 
-    def __init__(self, batches: Batches, runner: Runner) -> None:
-        self.batches, self.runner = batches, runner
+    def __init__(self, batches: Batches, runner: Runner, dev: torch.device, dtype: torch.dtype | None) -> None:
+        self.batches, self.runner, self.dev, self.dtype = batches, runner, dev, dtype
 
     def __iter__(self) -> Any:
-        return ((self.runner.place(x), y) for x, y in self.batches)
+        return ((self.runner.place(_to(x, self.dev, self.dtype)), y) for x, y in self.batches)
 
 
 def _fastest(
-    net: nn.Module, anchors: list[Anchor], probe: Chunk, x: torch.Tensor, expected: list[Any]
+    net: nn.Module,
+    anchors: list[Anchor],
+    probe: Chunk,
+    x: torch.Tensor,
+    expected: list[torch.Tensor],
+    read: Callable[[Any], torch.Tensor] | None,
 ) -> Runner:
-    if not all(isinstance(e, torch.Tensor) and e.is_floating_point() for e in expected):
+    if not all(e.is_floating_point() for e in expected):
         logger.debug("evaluating point by point: the model's outputs are not a floating-point tensor")
-        return Looped(net)
+        return Looped(net, None, read)
     wanted = torch.stack(expected)
     try:
-        got = _probe_outputs(Batched(net, None), probe, x, anchors)
+        got = _probe_outputs(Batched(net, None, read), probe, x, anchors)
     except Exception as exc:  # noqa: BLE001 -- whatever vmap cannot run, the loop can
         logger.debug("evaluating point by point: torch.vmap failed with %r", exc)
-        return Looped(net)
+        return Looped(net, None, read)
     if not _matches(got, wanted):
         logger.debug("evaluating point by point: the vmapped outputs differ from the plain ones")
-        return Looped(net)
+        return Looped(net, None, read)
     name, why = find(net, anchors, x)
     # vmap runs a convolution at stacked weights as one grouped convolution, which CPU
     # kernels run several times slower than one convolution per point.
@@ -190,16 +220,16 @@ def _fastest(
         logger.debug("points one after another: vmap would run the convolutions grouped")
     if name is None:
         logger.debug("first-layer reuse off: %s", why)
-        return kind(net, None)
-    reuse = kind(net, Reuse(net, name, anchors))
+        return kind(net, None, read)
+    reuse = kind(net, Reuse(net, name, anchors), read)
     try:
         got = _probe_outputs(reuse, probe, x, anchors)
     except Exception as exc:  # noqa: BLE001 -- reuse is an optimisation; never fail for it
         logger.debug("first-layer reuse off: it failed with %r", exc)
-        return kind(net, None)
+        return kind(net, None, read)
     if not _matches(got, wanted):
         logger.debug("first-layer reuse off: its outputs differ from the plain ones")
-        return kind(net, None)
+        return kind(net, None, read)
     logger.debug("first-layer reuse on at %r", name)
     return reuse
 
@@ -244,12 +274,13 @@ class _Chunks:
 
 
 def _recompute(
-    net: nn.Module, runner: Runner, chunks: _Chunks, source: Batches, settings: Settings
+    net: nn.Module, runner: Runner, chunks: _Chunks, source: Batches, settings: Settings,
+    dtype: torch.dtype | None,
 ) -> list[Chunk]:
     """Every chunk with its points' batch norm statistics re-estimated."""
     dev, n = settings.device, settings.bn_batches
     todo = list(chunks)
-    placed = _Placed(source, runner)
+    placed = _Placed(source, runner, dev, dtype)
     if not isinstance(runner, Looped):  # one point per call would need its own counters
 
         def run(states: list[tuple[dict, dict]], x: torch.Tensor) -> None:
@@ -280,26 +311,42 @@ def _recompute(
     return out
 
 
+def _on(anchor: Anchor, dev: torch.device, dtypes: dict[str, torch.dtype]) -> Anchor:
+    """``anchor`` on the device, floating-point entries in the dtype of the model's."""
+    return {
+        k: v.to(dev, dtypes[k]) if v.is_floating_point() and k in dtypes else v.to(dev)
+        for k, v in anchor.items()
+    }
+
+
 def sweep(
     model: nn.Module,
     path: Path,
+    anchors: Sequence[Anchor],
     splits: dict[str, Batches],
     measures: Measures,
     bn_source: Batches | None,
     settings: Settings,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Every measure at every point, per split, shaped like the path's grid."""
+    """Every measure at every point, per split, shaped like the path's grid.
+
+    ``anchors`` are the path's, each tied tensor once (:func:`landscapes.engine.tied.merge_tied`).
+    """
     dev = settings.device
     net = _on_device(model, dev)
-    anchors = [{k: v.to(dev) for k, v in a.items()} for a in path.anchors]
+    # The model's dtypes rule: its state_dict's for the anchors, its parameters' for inputs.
+    dtypes = {k: v.dtype for k, v in net.state_dict().items() if v.is_floating_point()}
+    dtype = _input_dtype(net)
+    anchors = [_on(a, dev, dtypes) for a in anchors]
     ref = measures.reference
     if ref is not None:
-        measures = replace(measures, reference={k: v.to(dev) for k, v in ref.items()})
+        measures = replace(measures, reference=_on(ref, dev, dtypes))
+    read = reader(measures.output)
     first, _ = next(iter(next(iter(splits.values()))))
-    x0 = first[:PROBE_EXAMPLES].to(dev)
+    x0 = _to(first[:PROBE_EXAMPLES], dev, dtype)
     stacked, fixed = stack_anchors(anchors)
     probe = Chunk.build(stacked, fixed, path.coefficients[:2])
-    runner, largest = _choose(net, anchors, probe, x0)
+    runner, largest = _choose(net, anchors, probe, x0, measures.output)
     example_bytes = ALIVE * largest
 
     budget = settings.memory or default_budget(dev)
@@ -328,9 +375,12 @@ def sweep(
         with runner.installed(), kept() if dev.type == "cpu" else contextlib.nullcontext():
             todo: Any = chunks
             if bn_source is not None:
-                todo = _recompute(net, runner, chunks, bn_source, settings)
+                todo = _recompute(net, runner, chunks, bn_source, settings, dtype)
             for split, batches in splits.items():
-                values = _run_split(net, runner, todo, chunks.active, batches, measures, settings, examples, bar)
+                values = _run_split(
+                    net, runner, todo, chunks.active, _Placed(batches, runner, dev, dtype), read,
+                    batches, measures, settings, examples, bar,
+                )
                 if ref is not None:
                     values[:, -1] = np.sqrt(values[:, -1])
                 out[split] = {n: values[:, i].reshape(path.shape) for i, n in enumerate(names)}
@@ -350,6 +400,8 @@ def _run_split(
     runner: Runner,
     chunks: Any,
     active: list[int],
+    placed: _Placed,
+    read: Callable[[Any], torch.Tensor],
     batches: Batches,
     m: Measures,
     settings: Settings,
@@ -362,14 +414,13 @@ def _run_split(
     n_seen = 0
     n_batches = len(batches) if batches.has_len() else None
     with eval_mode(net), torch.no_grad():
-        for x, y in batches:
-            x = runner.place(x.to(dev, non_blocking=True))
+        for x, y in placed:
             y = y.to(dev, non_blocking=True)
             for xs, ys in _pieces(x, y, examples):
                 with settings.autocast_context():
                     ref_out = None
                     if m.reference is not None:
-                        plain = functional_call(net, m.reference, (xs,), strict=False)
+                        plain = read(functional_call(net, m.reference, (xs,), strict=False))
                         ref_out = compare_form(widened(plain), m.divergence)
                     prepared = runner.prepare(xs, active)
                 rows = []

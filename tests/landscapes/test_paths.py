@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -271,3 +273,18 @@ def test_distance_between_nearly_equal_anchors_of_large_norm_is_exact():
     assert 3e-11 < gap < 3.3e-11
     np.testing.assert_allclose(d[1], [0.0, gap / 2, gap], rtol=1e-9)
     np.testing.assert_allclose(d[0, -1], float(torch.linalg.vector_norm(final["w"])), rtol=1e-12)
+
+
+def test_plane_draws_one_direction_for_a_tied_tensor():
+    model = torch.nn.Sequential(torch.nn.Embedding(7, 4), torch.nn.Linear(4, 7))
+    model[1].weight = model[0].weight
+    for center in (model, model.state_dict(), copy.deepcopy(model.state_dict())):
+        p = paths.plane(center, alphas=[0.0, 1.0], betas=[0.0, 1.0], seed=2)
+        for d in p.anchors[1:]:
+            assert torch.equal(d["0.weight"], d["1.weight"]) and d["0.weight"].abs().sum() > 0
+    untied = torch.nn.Sequential(torch.nn.Embedding(7, 4), torch.nn.Linear(4, 7))
+    untied.load_state_dict(model.state_dict())
+    q = paths.plane(untied, alphas=[0.0, 1.0], betas=[0.0, 1.0], seed=2)
+    assert not torch.equal(q.anchors[1]["0.weight"], q.anchors[1]["1.weight"])
+    # the tensor's first name keeps its draw: the tie changes no other entry
+    assert torch.equal(q.anchors[1]["0.weight"], p.anchors[1]["0.weight"])

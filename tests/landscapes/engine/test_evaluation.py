@@ -341,3 +341,94 @@ def test_cuda_matches_cpu(small):
     cpu = evaluate(net, path, (x, y), device="cpu", progress=False)
     gpu = evaluate(net, path, (x, y), device="cuda", progress=False)
     np.testing.assert_allclose(gpu.loss.values, cpu.loss.values, rtol=1e-4)
+
+
+# ------------------------------------------------------------------ dtypes and arrays
+
+
+def test_float64_data_and_anchors_on_a_float32_model_take_the_models_dtype(small):
+    net, a, b, x, y = small
+    path = paths.linear(a, b, [-0.5, 0.0, 0.5, 1.0])
+    seen = []
+
+    def loss(out, t):
+        seen.append(out.dtype)
+        return nn.functional.cross_entropy(out, t)
+
+    ref = evaluate(net, path, (x, y), loss_fn=loss, device="cpu", progress=False)
+    ds = evaluate(net, path, (x.double(), y), loss_fn=loss, device="cpu", progress=False)
+    np.testing.assert_array_equal(ds.loss.values, ref.loss.values)  # the same float32 inputs
+    assert set(seen) == {torch.float32}
+    wide = paths.linear({k: v.double() for k, v in a.items()}, {k: v.double() for k, v in b.items()},
+                        [-0.5, 0.0, 0.5, 1.0])
+    ds = evaluate(net, wide, (x.double(), y), device="cpu", progress=False)
+    loss_ref, _ = plain_loop(net, wide, x, y)  # load_state_dict casts the anchors the same way
+    np.testing.assert_allclose(ds.loss.values, loss_ref, rtol=1e-5)
+
+
+def test_a_float64_model_keeps_float64_whatever_the_data():
+    torch.manual_seed(2)
+    net = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 4)).double()
+    a = copy.deepcopy(net.state_dict())
+    b = {k: v + 0.5 * torch.randn_like(v) for k, v in a.items()}
+    x, y = torch.randn(50, 6, dtype=torch.float64), torch.randint(0, 4, (50,))
+    path = paths.linear(a, b, [0.0, 0.3, 1.0])
+    seen = []
+
+    def loss(out, t):
+        seen.append(out.dtype)
+        return nn.functional.cross_entropy(out, t)
+
+    exact = evaluate(net, path, (x, y), device="cpu", progress=False)
+    ds = evaluate(net, path, (x.float(), y), loss_fn=loss, device="cpu", progress=False)
+    assert set(seen) == {torch.float64}
+    loss_ref, _ = plain_loop(net, path, x.float().double(), y)
+    np.testing.assert_allclose(ds.loss.values, loss_ref, rtol=1e-12)  # float64 all the way
+    # float32 anchors on the float64 model are widened first, then combined in float64
+    narrow = [{k: v.float() for k, v in anchor.items()} for anchor in (a, b)]
+    ds = evaluate(net, paths.linear(*narrow, [0.0, 0.3, 1.0]), (x, y), device="cpu", progress=False)
+    widened = paths.linear(*[{k: v.double() for k, v in anchor.items()} for anchor in narrow], [0.0, 0.3, 1.0])
+    loss_ref, _ = plain_loop(net, widened, x, y)
+    np.testing.assert_allclose(ds.loss.values, loss_ref, rtol=1e-12)
+    assert not np.array_equal(ds.loss.values, exact.loss.values)  # the anchors really were rounded
+
+
+def test_numpy_pairs_are_data():
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    a = copy.deepcopy(net.state_dict())
+    b = {k: v + 0.5 * torch.randn_like(v) for k, v in a.items()}
+    x = np.random.default_rng(0).standard_normal((40, 6))  # float64, as numpy makes them
+    y = np.random.default_rng(1).integers(0, 3, 40)
+    path = paths.linear(a, b, [0.0, 0.5, 1.0])
+    ref = evaluate(net, path, (torch.from_numpy(x).float(), torch.from_numpy(y)), device="cpu",
+                   batch_size=16, progress=False)
+    x.setflags(write=False)  # read-only arrays too, without torch's warning
+    for data in ((x, y), [x, y], {"test": (x, y)}, [(x[:16], y[:16]), (x[16:], y[16:])]):
+        ds = evaluate(net, path, data, device="cpu", batch_size=16, progress=False)
+        np.testing.assert_array_equal(np.squeeze(ds.loss.values), ref.loss.values)
+
+
+@pytest.mark.parametrize(
+    "data, exc, message",
+    [
+        ((torch.zeros(3, 6), "labels"), TypeError, r"data 'data' is a tuple of \(Tensor, str\); an \(inputs, targets\) pair needs two tensors or arrays"),
+        ((np.zeros(3, dtype=object), np.zeros(3)), TypeError, r"data 'data': the inputs are a ndarray that torch cannot convert"),
+        ((np.zeros(()), np.zeros(())), ValueError, r"both need a leading dimension of examples"),
+        (42, TypeError, r"must be an \(inputs, targets\) pair of tensors or arrays, a torch Dataset, or a re-iterable .*; got int 42"),
+        ("data.npz", TypeError, r"; got str 'data.npz'"),
+        ([(np.zeros((2, 6)), "y")], TypeError, r"batch 0 holds ndarray and str; inputs and targets must be tensors or arrays"),
+    ],
+)
+def test_wrong_data_names_what_was_given_and_the_accepted_forms(small, data, exc, message):
+    net, a, b, _, _ = small
+    with pytest.raises(exc, match=message):
+        evaluate(net, paths.linear(a, b, [0.0]), data, device="cpu", progress=False)
+
+
+def test_a_floating_anchor_for_an_integer_entry_is_an_error():
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    a = dict(net.state_dict())
+    a["1.num_batches_tracked"] = a["1.num_batches_tracked"].double()
+    with pytest.raises(ValueError, match=r"'1.num_batches_tracked' has dtype torch.float64 but the model's has torch.int64"):
+        evaluate(net, paths.linear(a, a, [0.0]), (torch.zeros(4, 3), torch.zeros(4, dtype=torch.long)), device="cpu")
