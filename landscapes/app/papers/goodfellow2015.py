@@ -76,7 +76,8 @@ def _fig4(o: Outcome) -> Any:
     fig, axes = drawing.figure(4, width=3.6)
     fine = o.ds(RELU_NO_DROPOUT, "zoom").sel(split="train")
     drawing.curves(axes[0, 0], fine, label="train")
-    axes[0, 0].set(title="a) 200-point style grid on [0, 1]", ylabel="training J(θ)")
+    axes[0, 0].set(title=f"a) {fine.sizes['alpha']} values of α on [0, 1]",
+                   ylabel="training J(θ)")
     drawing.curves(axes[0, 1], fine, label="train")
     low = float(fine.loss.min())
     span = float(fine.loss.sel(alpha=slice(0.6, 1.0)).max()) - low
@@ -84,6 +85,7 @@ def _fig4(o: Outcome) -> Any:
                    xlim=(0.6, 1.0))
     for ax, name, title in [(axes[0, 2], "zoom_init", "c) α ∈ [0, 0.01]"),
                             (axes[0, 3], "zoom_final", "d) α ∈ [0.99, 1]")]:
+        # (both windows have zoom_points values, as the paper's 200 at its budget)
         drawing.curves(ax, o.ds(RELU_NO_DROPOUT, name).sel(split="train"), label="train")
         ax.set(title=title)
     return fig
