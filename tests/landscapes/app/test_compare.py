@@ -189,3 +189,62 @@ def test_get_system_accepts_any_depth_and_width():
     assert get_system("deep_linear_L4_w2").name == "deep_linear_L4_w2"
     with pytest.raises(ValueError, match="choose from"):
         get_system("deep_linear_L0_w2")
+
+
+def test_every_system_keeps_its_own_provenance(tmp_path, data_root):
+    import json
+
+    tree, _ = compare.run(["deep_linear", "mnist_mlp"], ["init_to_final"],
+                          settings(replicates=2, points=5), tmp_path, runtime=runtime(data_root))
+    ds = results.load_tree(tmp_path / "comparison.nc")["init_to_final"].to_dataset()
+    assert ds.attrs["system"] == "deep_linear, mnist_mlp"
+    assert ds.attrs["device"] == "sympy, cpu"
+    theory, network = json.loads(ds.attrs["hyperparameters"])["system"]
+    assert theory["solver"] == "closed-form gradient flow"
+    assert network["training"]["model"] == "mnist_mlp" and "evaluation" in network
+    seeds = json.loads(ds.attrs["seeds"])["system"][1]["replicate"]
+    assert [s["replicate"] for s in seeds] == [0, 1] and all("init_seed" in s for s in seeds)
+
+
+@pytest.mark.parametrize("where", ["file", "home"])
+def test_an_unusable_output_folder_fails_at_once(tmp_path, monkeypatch, capsys, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("work started before the output folder was checked")
+
+    from landscapes.app import study
+
+    monkeypatch.setattr(study.Study, "run", refuse)
+    argv = ["deep_linear", "deep_linear_L2_w3", "--quiet"]
+    if where == "file":
+        argv += ["--out", str(blocker / "out")]
+    else:
+        monkeypatch.setenv("LANDSCAPES_HOME", str(blocker))
+    with pytest.raises(SystemExit) as exc:
+        compare.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "is not a writable folder" in err and "Traceback" not in err
+
+
+def test_default_folders_differ_by_budget_and_analyses(tmp_path, monkeypatch):
+    from landscapes.app.compare import BUDGETS, _default_out
+
+    every = _default_out(["a", "b"], "quick", BUDGETS["quick"], list(ANALYSES))
+    subset = _default_out(["a", "b"], "quick", BUDGETS["quick"], ["init_to_final"])
+    paper = _default_out(["a", "b"], "paper", BUDGETS["paper"], list(ANALYSES))
+    tweaked = _default_out(["a", "b"], "quick", BUDGETS["quick"].replace(points=11),
+                           list(ANALYSES))
+    assert len({every, subset, paper, tweaked}) == 4
+    assert every.name == "quick" and paper.name == "paper"
+    # and a folder holding another request's results is refused, not overwritten
+    out = tmp_path / "out"
+    assert compare.main(["deep_linear", "deep_linear_L2_w3", "--quiet", "--points", "5",
+                         "--zoom-points", "5", "--out", str(out)]) == 0
+    before = (out / "comparison.nc").read_bytes()
+    with pytest.raises(SystemExit):
+        compare.main(["deep_linear", "deep_linear_L2_w3", "--quiet", "--points", "7",
+                      "--out", str(out)])
+    assert (out / "comparison.nc").read_bytes() == before
