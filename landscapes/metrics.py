@@ -234,11 +234,17 @@ def rise_barrier(
     )
 
 
-def _linear_barrier_core(L: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _excess_core(
+    L: np.ndarray, grid: np.ndarray, over_start: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Largest excess over the chord (and, with ``over_start``, over the start too)."""
     t = (grid - grid[0]) / (grid[-1] - grid[0])
     L0, Ln = L[..., :1], L[..., -1:]
     with np.errstate(invalid="ignore", over="ignore"):
-        excess = L - ((1 - t) * L0 + t * Ln)
+        floor_line = (1 - t) * L0 + t * Ln
+        if over_start:
+            floor_line = np.maximum(L0, floor_line)
+        excess = L - floor_line
         # The chord itself is only known to a few ulps of its endpoints (and, among
         # subnormal values, to a few of the smallest steps); below that is rounding.
         info = np.finfo(float)
@@ -300,7 +306,7 @@ def linear_barrier(
     """
     da, grid = _curve(ds, var, dim, 3, "linear_barrier")
     var = _name(ds, var)
-    height, location = _apply(_linear_barrier_core, da, dim, 2, grid=grid)
+    height, location = _apply(_excess_core, da, dim, 2, grid=grid, over_start=False)
     return _result(
         {
             "height": (height, f"excess of {var} over the chord between its endpoints"),
@@ -310,19 +316,6 @@ def linear_barrier(
         var,
         dim,
     )
-
-
-def _bump_barrier_core(L: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    t = (grid - grid[0]) / (grid[-1] - grid[0])
-    L0, Ln = L[..., :1], L[..., -1:]
-    with np.errstate(invalid="ignore", over="ignore"):
-        floor_line = np.maximum(L0, (1 - t) * L0 + t * Ln)
-        excess = L - floor_line
-        info = np.finfo(float)
-        floor = 8 * (info.eps * np.maximum(np.abs(L0), np.abs(Ln)) + info.smallest_subnormal)
-        excess = np.where(excess > floor, excess, 0.0)
-    bad = _has_nan(L) | ~np.isfinite(L0[..., 0]) | ~np.isfinite(Ln[..., 0])
-    return _peak(excess, grid, bad)
 
 
 def bump_barrier(
@@ -374,7 +367,7 @@ def bump_barrier(
     """
     da, grid = _curve(ds, var, dim, 3, "bump_barrier")
     var = _name(ds, var)
-    height, location = _apply(_bump_barrier_core, da, dim, 2, grid=grid)
+    height, location = _apply(_excess_core, da, dim, 2, grid=grid, over_start=True)
     return _result(
         {
             "height": (height, f"excess of {var} over its start and over the chord"),
