@@ -502,6 +502,8 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
     """Call ``write(tmp)`` on a temp file in the same folder, then rename it to ``path``.
 
     A crash or Ctrl-C mid-write leaves the previous file (or none), never half a file.
+    The file gets the mode a plain ``open(path, "w")`` would give it (0666 less the
+    umask), and a failed write names ``path`` in its :class:`OSError`, not the temp file.
 
     Examples
     --------
@@ -512,18 +514,48 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
     'done'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         write(tmp)
+        # mkstemp makes the file 0600 so no one reads it half-written; once whole it
+        # gets the ordinary mode. After write(): some writers recreate the file.
+        os.chmod(tmp, 0o666 & ~_umask())
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and _is_temp(exc.filename, path):
+            # The constructor picks the subclass (PermissionError, ...) from errno.
+            raise OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
         raise
+
+
+def _is_temp(filename: Any, path: Path) -> bool:
+    """Whether an error's file is unnamed or one of ``path``'s temp files."""
+    if filename is None:
+        return True
+    name = Path(os.fsdecode(filename))
+    return name.parent == path.parent and name.name.startswith(f".{path.name}.")
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the kernel tells it (not
+    cached: a program may change its umask)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 def save(obj: xr.Dataset | xr.DataTree | Mapping[str, xr.Dataset], path: str | os.PathLike) -> Path:

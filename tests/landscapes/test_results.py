@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,3 +146,36 @@ def test_constructor_errors():
         results.save([1, 2], "x.nc")
     with pytest.raises(ValueError, match="2 values for 1 datasets"):
         results.combine([make()], "replicate", [0, 1])
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_written_files_get_the_usual_mode(tmp_path, umask):
+    # mkstemp's 0600 must not leak into outputs others are meant to read.
+    old = os.umask(umask)
+    try:
+        results.save(make(), tmp_path / "r.nc")
+        results.atomic_write(tmp_path / "t.txt", lambda tmp: Path(tmp).write_text("x"))
+    finally:
+        os.umask(old)
+    for name in ("r.nc", "t.txt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_failed_write_names_the_target_not_the_temp_file(tmp_path, monkeypatch):
+    import errno
+
+    def full(tmp):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left") as info:
+        results.atomic_write(tmp_path / "out.nc", full)
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "out.nc")
+    assert os.listdir(tmp_path) == []
+    # A read-only folder, as mkstemp meets it (simulated: tests may run as root).
+    def denied(prefix, suffix, dir):
+        raise PermissionError(13, "Permission denied", os.path.join(dir, prefix + "x" + suffix))
+
+    monkeypatch.setattr(results.tempfile, "mkstemp", denied)
+    with pytest.raises(PermissionError) as info:
+        results.atomic_write(tmp_path / "out.nc", lambda tmp: None)
+    assert info.value.filename == str(tmp_path / "out.nc")
