@@ -160,7 +160,8 @@ def evaluate(
         accuracy for speed on GPUs and on CPUs with bf16 matrix units; losses and
         errors are still accumulated in float64 from float32 outputs.
     progress : bool, optional
-        Progress bar; default on when stderr is a terminal.
+        None: a bar when stderr is a terminal, else a line on stderr every tenth of
+        the work or minute; True: a bar; False: nothing (:class:`landscapes.progress.Progress`).
     analysis, system : str, optional
         Labels stored in the dataset; default the path kind and the model class.
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,7 +19,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
-from tqdm.auto import tqdm
 
 from landscapes.engine.runners import Batched, Chunk, Looped, Runner, stack_anchors
 from landscapes.engine.first_layer import Reuse, find
@@ -36,6 +34,7 @@ from landscapes.engine.batchnorm import (
 from landscapes.engine.memory import default_budget, plan
 from landscapes.engine.outputs import reader
 from landscapes.paths import Path
+from landscapes.progress import Progress
 
 __all__ = ["Settings", "sweep"]
 
@@ -368,9 +367,12 @@ def sweep(
     logger.debug("%d points per chunk, at most %d examples per forward pass", size, examples)
 
     names = measures.names
-    show = sys.stderr.isatty() if settings.progress is None else settings.progress
-    bar = tqdm(total=len(path) * len(splits), unit="point", disable=not show, desc="evaluate")
+    # Whole batches, counted as integers; unknown when a split's length is.
+    known = all(b.has_len() for b in splits.values())
+    total = sum(len(b) for b in splits.values()) if known else None
+    bar = Progress(total, f"evaluate {len(path)} points", unit="batch", show=settings.progress)
     out: dict[str, dict[str, np.ndarray]] = {}
+    failed = True
     try:
         with runner.installed(), kept() if dev.type == "cpu" else contextlib.nullcontext():
             todo: Any = chunks
@@ -384,8 +386,9 @@ def sweep(
                 if ref is not None:
                     values[:, -1] = np.sqrt(values[:, -1])
                 out[split] = {n: values[:, i].reshape(path.shape) for i, n in enumerate(names)}
+        failed = False
     finally:
-        bar.close()
+        bar.close(failed=failed)
     return out
 
 
@@ -406,13 +409,12 @@ def _run_split(
     m: Measures,
     settings: Settings,
     examples: int,
-    bar: Any,
+    bar: Progress,
 ) -> np.ndarray:
     """Means over one split of every measure at every point, shape ``(points, measures)``."""
     dev = settings.device
     sums: torch.Tensor | None = None
     n_seen = 0
-    n_batches = len(batches) if batches.has_len() else None
     with eval_mode(net), torch.no_grad():
         for x, y in placed:
             y = y.to(dev, non_blocking=True)
@@ -430,10 +432,7 @@ def _run_split(
                     rows.append(runner.rows(m, outputs, ys, ref_out))
                 sums = torch.cat(rows) if sums is None else sums.add_(torch.cat(rows))
                 n_seen += ys.shape[0] if ys.dim() else 1
-            if n_batches:
-                bar.update(sums.shape[0] / n_batches)  # type: ignore[union-attr]
+            bar.advance()
     if sums is None or n_seen == 0:
         raise ValueError(f"data {batches.name!r} has no examples")
-    if not n_batches:
-        bar.update(sums.shape[0])
     return sums.cpu().numpy() / n_seen
