@@ -4,19 +4,32 @@ Frankle (2020, §4) interpolates from iteration t to the end of training for
 t ∈ {0} ∪ {2^k} ∪ {1000k}; Goodfellow et al. (2015, App. B) project the whole trajectory,
 for which one point per epoch suffices. :func:`schedule` is the union of both and of any
 iterations the caller asks for.
+
+A file that cannot be read raises :class:`RunFileError`, whose message names the file
+and how to recover, never torch's unpickling advice.
 """
 
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from landscapes.results import atomic_write
 
-__all__ = ["schedule", "save", "load"]
+__all__ = ["RunFileError", "schedule", "save", "load", "damage"]
+
+
+class RunFileError(ValueError):
+    """A file of a training run cannot be read or written.
+
+    The message names the file and the command that recovers. A :class:`ValueError`,
+    so every command line that reports bad input in one line reports this one too.
+    """
 
 
 def schedule(total: int, per_epoch: int, extra: Iterable[int] = ()) -> list[int]:
@@ -59,6 +72,63 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
-    """Read a checkpoint written by :func:`save` (tensors only, ``weights_only``)."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+         what: str = "checkpoint", fix: str = "") -> Any:
+    """Read a checkpoint written by :func:`save` (tensors only, ``weights_only``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    RunFileError
+        When the file is damaged: ``"<what> '<path>' is damaged (<why>); <fix>"``.
+    """
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- any failure to read means a damaged file
+        raise _damaged(path, what, fix, exc) from None
+
+
+def damage(path: str | os.PathLike) -> str | None:
+    """Why the checkpoint at ``path`` cannot be read (missing, truncated, garbage), or None.
+
+    Cheap: the tensors are mapped, not read, so checking every checkpoint of a run
+    before resuming it costs little.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> save({"w": torch.ones(2)}, folder / "a.pt")
+    >>> damage(folder / "a.pt") is None
+    True
+    >>> _ = (folder / "b.pt").write_bytes((folder / "a.pt").read_bytes()[:100])
+    >>> damage(folder / "b.pt")
+    'truncated, or not a torch checkpoint'
+    >>> damage(folder / "c.pt")
+    'missing'
+    """
+    if not os.path.exists(path):
+        return "missing"
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # noqa: BLE001 -- as in load()
+        return _why(path, exc)
+    return None
+
+
+def _why(path: str | os.PathLike, exc: BaseException) -> str:
+    # Torch's own message suggests weights_only=False, which would run whatever code
+    # a tampered file holds: say what is wrong instead.
+    if os.path.getsize(path) == 0:
+        return "empty"
+    if not zipfile.is_zipfile(path):
+        return "truncated, or not a torch checkpoint"
+    return f"unreadable: {type(exc).__name__}"
+
+
+def _damaged(path: str | os.PathLike, what: str, fix: str, exc: BaseException) -> RunFileError:
+    text = f"{what} {str(path)!r} is damaged ({_why(path, exc)})"
+    return RunFileError(f"{text}; {fix}" if fix else text)

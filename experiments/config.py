@@ -24,9 +24,11 @@ from typing import Any
 
 from landscapes.names import unknown_name
 
-__all__ = ["TrainConfig", "EXPERIMENTS", "experiment", "describe_experiments", "PRECISIONS"]
+__all__ = ["TrainConfig", "EXPERIMENTS", "experiment", "describe_experiments", "train_command",
+           "PRECISIONS"]
 
-#: Allowed ``precision`` values; the half-precision ones autocast on GPU only.
+#: Allowed ``precision`` values: float32, or autocast to bfloat16 (CPU and CUDA) or
+#: float16 (CUDA only, with loss scaling).
 PRECISIONS = ("float32", "bfloat16", "float16")
 
 _INIT = re.compile(r"^normal\(\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*,\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s*\)$")
@@ -89,7 +91,8 @@ class TrainConfig:
                                        default=None)
     checkpoints: tuple[int, ...] = _help("extra iterations to checkpoint, besides Frankle's "
                                          "{0, 2^k, 1000k} and every epoch", default=())
-    precision: str = _help("float32, or bfloat16/float16 autocast (GPU only)",
+    precision: str = _help("float32, or autocast to bfloat16 (CPU and GPU) or float16 (GPU "
+                           "only); it changes the numbers, so it names the run",
                            default="float32")
 
     def __post_init__(self) -> None:
@@ -372,6 +375,41 @@ def _settings(config: TrainConfig) -> str:
     if config.augment:
         parts.append("crop-and-flip augmentation")
     return ", ".join(parts)
+
+
+def train_command(config: TrainConfig, replicates: int = 1) -> str:
+    """The ``python -m experiments.train`` command that trains ``config``.
+
+    It names the experiment of ``config.model`` and overrides what differs from it,
+    so error messages can say exactly what to run again.
+
+    Examples
+    --------
+    >>> train_command(experiment("mnist_mlp", epochs=2, checkpoints=(3, 5)), replicates=3)
+    'python -m experiments.train mnist_mlp --epochs 2.0 --checkpoints 3,5 --replicates 3'
+    >>> train_command(experiment("cifar_resnet20", momentum=None))
+    'python -m experiments.train cifar_resnet20 --momentum none'
+    """
+    import shlex
+
+    base = experiment(config.model)
+    words = ["python", "-m", "experiments.train", config.model]
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.name == "model" or value == getattr(base, f.name):
+            continue
+        if value is None:
+            text = "none"
+        elif isinstance(value, bool):
+            text = str(value).lower()
+        elif isinstance(value, tuple):
+            text = ",".join(str(v) for v in value)
+        else:
+            text = str(value)
+        words += [f"--{f.name.replace('_', '-')}", shlex.quote(text)]
+    if replicates != 1:
+        words += ["--replicates", str(replicates)]
+    return " ".join(words)
 
 
 def _experiments() -> dict[str, TrainConfig]:

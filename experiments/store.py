@@ -5,11 +5,14 @@ Layout of a run (``<runs>/<config name>/replicate_<r>/``):
 - ``config.json``: every hyperparameter, the replicate and the seeds actually used;
 - ``checkpoints/it<iteration>.pt``: the model's state at each scheduled iteration;
 - ``resume.pt``: model, optimizer and step, rewritten at every checkpoint and on Ctrl-C,
-  removed when the run finishes;
-- ``summary.json``: written last, so its presence means the run is finished.
+  the one before it kept as ``resume.prev.pt``; both removed when the run finishes;
+- ``summary.json``: written last, so its presence means the run is finished;
+- ``.lock``: held by the process training the run (:mod:`experiments.lock`).
 
 Every file is written atomically, so a run killed at any moment is either resumed
-from its last ``resume.pt`` or, if finished, reused as it is.
+from its last resume state or, if finished, reused as it is. A file damaged by other
+means (a disk, a copy) raises :class:`~experiments.checkpoints.RunFileError` naming it
+and the command that recovers.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from typing import Any
 
 import torch
 
-from experiments import checkpoints
-from experiments.config import TrainConfig
+from experiments import checkpoints, lock
+from experiments.checkpoints import RunFileError
+from experiments.config import TrainConfig, train_command
 from landscapes.home import home
 from landscapes.results import atomic_write
 
-__all__ = ["Run", "runs_root", "seed"]
+__all__ = ["Run", "RunFileError", "runs_root", "seed", "write_json"]
 
 _CHECKPOINT = re.compile(r"^it(\d+)\.pt$")
 
@@ -93,14 +97,40 @@ class Run:
     @property
     def done(self) -> bool:
         """Whether training finished (``summary.json`` exists)."""
-        return (self.path / "summary.json").exists()
+        return self.summary_path.exists()
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / "summary.json"
+
+    @property
+    def resume_paths(self) -> tuple[Path, Path]:
+        """The newest resume state and the one before it."""
+        return self.path / "resume.pt", self.path / "resume.prev.pt"
 
     @property
     def summary(self) -> dict[str, Any]:
         """Final accuracies, losses and timings of a finished run."""
         if not self.done:
             raise FileNotFoundError(f"run {str(self.path)!r} has not finished; train it first")
-        return json.loads((self.path / "summary.json").read_text())
+        try:
+            values = json.loads(self.summary_path.read_text())
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not JSON: truncated or overwritten"
+            raise RunFileError(f"summary {str(self.summary_path)!r} is damaged ({why}); "
+                               f"{self.retrain_hint(rebuilds='it')}") from None
+        if not isinstance(values, dict) or not isinstance(values.get("iterations"), int):
+            raise RunFileError(f"summary {str(self.summary_path)!r} is damaged (no iteration "
+                               f"count); {self.retrain_hint(rebuilds='it')}")
+        return values
+
+    def retrain_hint(self, rebuilds: str = "") -> str:
+        """How to recover: the training command (which rebuilds ``rebuilds`` if given), or
+        deleting the run and training it again."""
+        command = train_command(self.config, self.replicate + 1)
+        if rebuilds:
+            return f"run `{command}` to rebuild {rebuilds}"
+        return f"delete the run and train it again: `rm -r {str(self.path)!r} && {command}`"
 
     @property
     def iterations(self) -> list[int]:
@@ -120,7 +150,19 @@ class Run:
         if not path.exists():
             raise ValueError(f"no checkpoint at iteration {iteration!r} in {str(self.path)!r}; "
                              f"available: {self.iterations}")
-        return checkpoints.load(path)
+        return checkpoints.load(path, fix=f"to recompute it, {self.retrain_hint()}")
+
+    def lock(self, waiting: Any = None) -> Any:
+        """Context manager: hold the run's lock (see :func:`experiments.lock.hold`)."""
+        return lock.hold(self.path / ".lock", waiting)
+
+    def remove_temporaries(self) -> list[Path]:
+        """Delete the temp files a killed write left behind (call with the lock held)."""
+        found = [p for folder in (self.path, self.path / "checkpoints") if folder.is_dir()
+                 for p in folder.glob(".*.tmp")]
+        for p in found:
+            p.unlink(missing_ok=True)
+        return found
 
     @property
     def init(self) -> dict[str, torch.Tensor]:

@@ -52,3 +52,44 @@ def pytest_configure(config: pytest.Config) -> None:
         import torch
 
         torch.set_num_threads(1)
+
+
+#: Columns of the fault suite's tables (docs: the reliability page).
+FAULT_COLUMNS = ("fault", "where injected", "outcome", "what was kept", "check")
+
+
+@pytest.fixture
+def record_fault():
+    """``record(table, fault, where, outcome, kept, check)``: one row of a fault table.
+
+    When ``$LANDSCAPES_RELIABILITY_OUT`` names a folder, the row goes into
+    ``faults_<table>.csv`` there (replacing an earlier row for the same fault and place),
+    so the docs render the suite's own outcomes. pytest-xdist workers share the file
+    under a lock, and each write is atomic.
+    """
+
+    def record(table: str, fault: str, where: str, outcome: str, kept: str, check: str) -> None:
+        folder = os.environ.get("LANDSCAPES_RELIABILITY_OUT")
+        if not folder:
+            return
+        import csv
+        import io
+
+        from experiments.lock import hold
+        from landscapes.results import atomic_write
+
+        path = Path(folder) / f"faults_{table}.csv"
+        with hold(Path(folder) / f".faults_{table}.lock"):
+            rows = {}
+            if path.exists():
+                with open(path, newline="") as fh:
+                    rows = {(r["fault"], r["where injected"]): r for r in csv.DictReader(fh)}
+            row = dict(zip(FAULT_COLUMNS, (fault, where, outcome, kept, check)))
+            rows[(fault, where)] = row
+            text = io.StringIO()
+            writer = csv.DictWriter(text, FAULT_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows[key] for key in sorted(rows))
+            atomic_write(path, lambda tmp: Path(tmp).write_text(text.getvalue()))
+
+    return record

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 import torch
@@ -60,26 +62,30 @@ def test_a_finished_run_is_reused_without_training(tmp_path, monkeypatch):
     assert again.path == first.path and same(weights(again), weights(first))
 
 
-@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+@pytest.mark.parametrize("stop", ["ctrl-c", SystemExit])
 def test_an_interrupted_run_resumes_to_bit_identical_weights(tmp_path, monkeypatch, stop):
-    # KeyboardInterrupt is Ctrl-C (state saved at the current step); SystemExit stands
-    # for a kill, after which the run resumes from the last scheduled checkpoint.
+    # A real SIGINT (Ctrl-C) takes effect once the iteration ends, and the state is saved
+    # there; SystemExit stands for a kill, after which the run resumes from the last
+    # scheduled checkpoint.
     config = tiny(optimizer="momentum", momentum=0.9, milestones="6it", dropout_seed=3)
     reference = train(config, runs_dir=tmp_path / "a", device="cpu")
     original = train_module._Trainer._train_step
 
     def interrupted(self, inputs, targets):
-        if self.step == 7:
-            raise stop()
+        if self.step == 6:
+            if stop == "ctrl-c":
+                os.kill(os.getpid(), signal.SIGINT)
+            else:
+                raise stop()
         return original(self, inputs, targets)
 
     monkeypatch.setattr(train_module._Trainer, "_train_step", interrupted)
-    with pytest.raises(stop):
+    with pytest.raises(KeyboardInterrupt if stop == "ctrl-c" else stop):
         train(config, runs_dir=tmp_path / "b", device="cpu")
     run = Run(config, 0, tmp_path / "b")
     assert not run.done and (run.path / "resume.pt").exists()
     saved = torch.load(run.path / "resume.pt", weights_only=True)["step"]
-    assert saved == (7 if stop is KeyboardInterrupt else 5)
+    assert saved == (7 if stop == "ctrl-c" else 5)
     monkeypatch.setattr(train_module._Trainer, "_train_step", original)
     resumed = train(config, runs_dir=tmp_path / "b", device="cpu")
     assert same(weights(resumed), weights(reference))
@@ -139,11 +145,45 @@ def test_cli_trains_lists_and_explains(tmp_path, capsys):
     assert "did you mean 'mnist_mlp'" in capsys.readouterr().err
     assert main(["mnist_mlp", "--runs-dir", str(tmp_path), "--lr", "-1"]) == 2
     assert "lr must be positive" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--help"])
+    assert main(["--help"]) == 0
     helped = capsys.readouterr().out
-    for option in ("--lr", "--momentum", "--optimizer", "--switch-at", "--init-seed", "--warmup"):
+    for option in ("--lr", "--momentum", "--optimizer", "--switch-at", "--init-seed", "--warmup",
+                   "--threads", "--precision"):
         assert option in helped
+    assert main(["mnist_mlp", "--lr", "abc"]) == 2
+    assert capsys.readouterr().err == "error: argument --lr: invalid float value: 'abc'\n"
+
+
+def _help_entry(text, option):
+    """The help of one option, on one line."""
+    lines = text.split("\n  --")
+    entry = next(line for line in lines if line.startswith(option[2:] + " "))
+    return " ".join(entry.split())
+
+
+def test_help_shows_the_named_experiments_values(capsys):
+    # Issue 13 item 11: the class default (momentum None) was shown as the experiment's.
+    assert main(["--runs-dir", "/x", "cifar_resnet20", "--help"]) == 0
+    helped = capsys.readouterr().out
+    assert "experiment 'cifar_resnet20'" in helped
+    assert "[cifar_resnet20: 0.9]" in _help_entry(helped, "--momentum")
+    assert "[cifar_resnet20: 'momentum']" in _help_entry(helped, "--optimizer")
+    assert "class default" not in helped
+    assert main(["--help"]) == 0
+    plain = capsys.readouterr().out
+    assert "[class default: None]" in _help_entry(plain, "--momentum")
+
+
+def test_none_unsets_an_optional_hyperparameter(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_train(config, **kwargs):
+        seen["config"], seen["threads"] = config, kwargs["threads"]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    assert main(["cifar_resnet20", "--momentum", "none", "--threads", "1"]) == 130
+    assert seen["config"].momentum is None and seen["threads"] == 1
 
 
 def test_language_model_carries_its_state_and_resumes_exactly(tmp_path, monkeypatch):
