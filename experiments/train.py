@@ -19,10 +19,13 @@ Nothing is lost and nothing is done twice:
 - a full or read-only run folder stops training with one line naming the file.
 
 Speed on CPU: conv nets train channels-last (oneDNN's fast layout; float32 results
-agree with the contiguous layout to rounding, not bit for bit), ``precision="bfloat16"``
+differ from the contiguous layout's by float32's own error, not bit for bit: see
+:func:`_memory_format`), ``precision="bfloat16"``
 autocasts on CPU as on CUDA, and the thread count defaults to
-:func:`landscapes.devices.resolve_threads`. A conv net's float32 results depend on the
-thread count, so a run records its count and a resumed run keeps it.
+:func:`landscapes.devices.resolve_threads`. Float32 results depend on the thread count
+at rounding level (MKL and oneDNN split sums by thread), as on the CPU model or the
+torch version; like those it does not name a run, but a run records it, and a resumed
+run keeps it so that it stays bit-identical to an uninterrupted one.
 
 Command line: ``python -m experiments.train mnist_mlp --replicates 3``; ``--list``
 lists the experiments and ``--help`` every hyperparameter.
@@ -92,7 +95,8 @@ def train(
         bar; False: nothing (:class:`landscapes.progress.Progress`).
     threads : int, optional
         CPU threads; default :func:`landscapes.devices.resolve_threads`, or for a
-        resumed run the count it started with (a conv net's numbers depend on it).
+        resumed run the count it started with (float32 results depend on it at
+        rounding level).
 
     Returns
     -------
@@ -107,6 +111,7 @@ def train(
     """
     run = Run(config, replicate, runs_dir)
     if _reusable(run):
+        _note_threads(run, threads)
         return run
     dev = resolve_device(device)
     if config.precision == "float16" and dev.type != "cuda":
@@ -152,6 +157,15 @@ def _reusable(run: Run) -> bool:
     except RunFileError:
         return False
     return True
+
+
+def _note_threads(run: Run, threads: int | None) -> None:
+    """Say so when a finished run is reused for a request with another thread count."""
+    used = run.summary.get("threads")
+    if threads is not None and isinstance(used, int) and used != threads:
+        _say(f"note: reusing {str(run.path)!r}, trained with {used} threads: its weights differ "
+             f"from a {threads}-thread run's at float32 rounding (the thread count does not "
+             "name a run)")
 
 
 def _write_error(run: Run, exc: OSError, saved: int | None) -> RunFileError | None:
@@ -240,7 +254,8 @@ class _Trainer:
 
             reinitialize(self.model, *init, seed=self._seed("init", 1))
         self.model.to(self.device)
-        self.memory_format = _memory_format(self.model, self.spec)
+        self.memory_format = _memory_format(self.model, self.spec, self.device,
+                                            self.config.precision)
         self.model.to(memory_format=self.memory_format)
         self.step = 0
         self.optimizer, self.schedule = self._optimizer(switched=False)
@@ -332,11 +347,11 @@ class _Trainer:
         self.hidden = tuple(hidden) if hidden else None
         started = state.get("threads")
         if self.requested_threads is None and isinstance(started, int) and started >= 1:
-            self.threads = started  # the same count keeps a resumed conv net bit-identical
+            self.threads = started  # the same count keeps a resumed run bit-identical
         elif isinstance(started, int) and started != self.threads:
             _say(f"note: {str(self.run.path)!r} started with {started} threads and continues "
-                 f"with {self.threads}: a conv net's weights then differ from an uninterrupted "
-                 "run's at rounding level")
+                 f"with {self.threads}: its weights then differ from an uninterrupted run's at "
+                 "float32 rounding")
         self.saved_step = self.step
 
     def _report_resume(self, damaged: list, broken: tuple[int, str] | None, where: str) -> None:
@@ -541,16 +556,24 @@ class _Trainer:
             yield chunk[:, :-1], chunk[:, 1:]
 
 
-def _memory_format(model: nn.Module, spec: Any) -> torch.memory_format:
-    """Channels-last for a net with 2-D convolutions on images, else contiguous.
+def _memory_format(model: nn.Module, spec: Any, device: torch.device,
+                   precision: str) -> torch.memory_format:
+    """Channels-last for a net with 2-D convolutions on images on CPU (or on CUDA in half
+    precision, where tensor cores want it), else contiguous.
 
-    oneDNN's CPU convolutions (and cuDNN's with tensor cores) run fastest channels-last:
-    ResNet-20 trains ~1.5× faster on 2 cores (``python -m benchmarks.training``). The
-    float32 results agree with the contiguous layout's to rounding, not bit for bit
-    (the kernels sum in another order), so the choice depends on the model alone.
+    oneDNN's CPU convolutions run fastest channels-last: ResNet-20 trains ~1.5× faster
+    on 2 cores (``python -m benchmarks.training``). The results are not bit-identical to
+    the contiguous layout's: the kernels sum in another order, and channels-last batch
+    norm's backward pass is less precise. Measured on ResNet-20 at initialisation (batch
+    64), the first update is 2.2e-3 (contiguous) and 2.7e-3 to 6.8e-3 (channels-last, 2
+    and 1 threads) from the float64 one, relative to its size: float32's own error here,
+    which batch norm amplifies, not a larger one. Dropout on feature maps draws its mask
+    in memory order, so the same seed drops other units than the contiguous layout would.
+    The choice depends on the model, device and precision only, so a run is reproducible.
     """
     images = spec.task == "classification" and len(spec.input_shape) == 3
-    if images and any(isinstance(m, nn.Conv2d) for m in model.modules()):
+    wanted = device.type == "cpu" or precision != "float32"
+    if images and wanted and any(isinstance(m, nn.Conv2d) for m in model.modules()):
         return torch.channels_last
     return torch.contiguous_format
 

@@ -214,3 +214,88 @@ def test_language_model_carries_its_state_and_resumes_exactly(tmp_path, monkeypa
     monkeypatch.setattr(train_module._Trainer, "_train_step", original)
     resumed = train(config, runs_dir=tmp_path / "b", **kwargs)
     assert same(weights(resumed), weights(reference))
+
+
+def test_the_switch_iteration_is_always_checkpointed(tmp_path):
+    # Im et al. §4.3 start the second optimizer from the switch: analyses need that point.
+    run = train(tiny(checkpoints=(), switch_at=7, switch_optimizer="adam", switch_lr=1e-3),
+                runs_dir=tmp_path, device="cpu", progress=False)
+    assert 7 in run.iterations and 7 not in schedule(16, 8)
+
+
+def test_bfloat16_autocasts_on_cpu_and_names_its_own_run(tmp_path):
+    full = train(tiny(), runs_dir=tmp_path, device="cpu", progress=False)
+    half = train(tiny(precision="bfloat16"), runs_dir=tmp_path, device="cpu", progress=False)
+    assert half.path != full.path and half.summary["precision"] == "bfloat16"
+    assert full.summary["precision"] == "float32"
+    assert same(half.init, full.init) and not same(half.final, full.final)  # autocast ran
+    # bf16's rounding changes the path, not what is learnt
+    assert abs(half.summary["train_loss"] - full.summary["train_loss"]) < 0.1
+    with pytest.raises(ValueError, match="float16' needs a CUDA device.*'bfloat16'"):
+        train(tiny(precision="float16"), runs_dir=tmp_path, device="cpu")
+
+
+def test_threads_are_recorded_kept_on_resume_and_do_not_name_the_run(tmp_path, monkeypatch,
+                                                                     capsys):
+    original = train_module._Trainer._train_step
+
+    def killed(self, inputs, targets):
+        if self.step == 7:
+            raise SystemExit
+        return original(self, inputs, targets)
+
+    monkeypatch.setattr(train_module._Trainer, "_train_step", killed)
+    with pytest.raises(SystemExit):
+        train(tiny(), runs_dir=tmp_path / "a", device="cpu", progress=False, threads=2)
+    monkeypatch.setattr(train_module._Trainer, "_train_step", original)
+    run = train(tiny(), runs_dir=tmp_path / "a", device="cpu", progress=False)
+    assert run.summary["threads"] == 2  # the resumed run kept the count it started with
+    with pytest.raises(SystemExit):
+        monkeypatch.setattr(train_module._Trainer, "_train_step", killed)
+        train(tiny(), runs_dir=tmp_path / "b", device="cpu", progress=False, threads=2)
+    monkeypatch.setattr(train_module._Trainer, "_train_step", original)
+    capsys.readouterr()
+    other = train(tiny(), runs_dir=tmp_path / "b", device="cpu", progress=False, threads=1)
+    assert other.summary["threads"] == 1 and "started with 2 threads" in capsys.readouterr().err
+    assert run.path.relative_to(tmp_path / "a") == other.path.relative_to(tmp_path / "b")
+    # MKL splits a matrix product's sums by thread: LeNet's weights differ at rounding.
+    assert all(torch.allclose(run.final[k], other.final[k], rtol=0, atol=1e-6) for k in run.final)
+    capsys.readouterr()
+    again = train(tiny(), runs_dir=tmp_path / "a", device="cpu", progress=False, threads=1)
+    assert again.path == run.path and "trained with 2 threads" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="threads must be an integer ≥ 1, got 0"):
+        train(tiny(lr=0.5), runs_dir=tmp_path, device="cpu", threads=0)
+
+
+def _random_images(monkeypatch, n=64):
+    """CIFAR-shaped random data in place of CIFAR-10 (not on this machine)."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(n, 3, 32, 32, generator=gen), torch.randint(0, 10, (n,), generator=gen)
+    data = train_module._Data("classification", (x, y), (x[:32], y[:32]), 0)
+
+    def load(config, spec, data_dir, device):
+        n_train = min(n, config.train_examples or n)
+        return train_module._Data(data.task, (x[:n_train], y[:n_train]), data.test,
+                                  -(-n_train // config.batch_size))
+
+    monkeypatch.setattr(train_module, "_load_data", load)
+
+
+def test_conv_nets_train_channels_last_within_float32s_own_error(tmp_path, monkeypatch):
+    _random_images(monkeypatch)
+    config = experiment("cifar_resnet20", epochs=1, batch_size=32, augment=False,
+                        weight_decay=0.0, momentum=0.0)
+    fast = train(config, runs_dir=tmp_path / "cl", device="cpu", progress=False, threads=1)
+    assert fast.summary["memory_format"] == "channels_last"
+    assert all(v.is_contiguous() for v in fast.final.values())  # analyses read plain tensors
+    monkeypatch.setattr(train_module, "_memory_format", lambda *a: torch.contiguous_format)
+    plain = train(config, runs_dir=tmp_path / "plain", device="cpu", progress=False, threads=1)
+    assert plain.summary["memory_format"] == "contiguous"
+    # Not bit-identical (other summation orders; channels-last batch norm's backward is
+    # less precise): two updates agree to well within 5% of their size.
+    for t in (1, 2):
+        moved = sum(float((plain.state(t)[k] - plain.init[k]).float().norm() ** 2)
+                    for k in plain.init) ** 0.5
+        apart = sum(float((plain.state(t)[k] - fast.state(t)[k]).float().norm() ** 2)
+                    for k in plain.init) ** 0.5
+        assert 0 < apart < 0.05 * moved
