@@ -12,6 +12,7 @@ and how to recover, never torch's unpickling advice.
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -84,7 +85,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
         When the file is damaged: ``"<what> '<path>' is damaged (<why>); <fix>"``.
     """
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return _quiet_load(path, map_location=map_location)
     except FileNotFoundError:
         raise
     except Exception as exc:  # noqa: BLE001 -- any failure to read means a damaged file
@@ -113,10 +114,21 @@ def damage(path: str | os.PathLike) -> str | None:
     if not os.path.exists(path):
         return "missing"
     try:
-        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        _quiet_load(path, map_location="cpu", mmap=True)
     except Exception as exc:  # noqa: BLE001 -- as in load()
         return _why(path, exc)
     return None
+
+
+def _quiet_load(path: str | os.PathLike, **kwargs: Any) -> Any:
+    """``torch.load(weights_only=True)``; its warnings about a file it then fails to read
+    (garbage taken for an old pickle) are dropped: the error says what is wrong."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = torch.load(path, weights_only=True, **kwargs)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return value
 
 
 def _why(path: str | os.PathLike, exc: BaseException) -> str:

@@ -50,3 +50,29 @@ def test_run_paths_and_seeds(tmp_path, monkeypatch):
         Run(TrainConfig(), -1)
     streams = {seed(0, r, s, k) for r in range(3) for s in ("init", "order") for k in range(3)}
     assert len(streams) == 18
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda b: b[: len(b) // 2], "truncated, or not a torch checkpoint"),
+    (lambda b: b"", "empty"),
+    (lambda b: b"\x80\x04garbage" * 10, "truncated, or not a torch checkpoint"),
+])
+def test_a_damaged_checkpoint_is_named_without_torchs_unsafe_advice(tmp_path, damage, why):
+    good = tmp_path / "good.pt"
+    checkpoints.save({"w": torch.ones(3)}, good)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(damage(good.read_bytes()))
+    with pytest.raises(checkpoints.RunFileError) as info:
+        checkpoints.load(bad, fix="do this")
+    assert str(info.value) == f"checkpoint {str(bad)!r} is damaged ({why}); do this"
+    assert checkpoints.damage(bad) == why and checkpoints.damage(good) is None
+    with pytest.raises(FileNotFoundError):
+        checkpoints.load(tmp_path / "missing.pt")
+
+
+def test_a_pickled_object_is_refused_as_damage_not_run(tmp_path):
+    # weights_only stays on: a file holding code is damage, never executed.
+    path = tmp_path / "evil.pt"
+    torch.save({"w": torch.ones(1), "f": print}, path)
+    with pytest.raises(checkpoints.RunFileError, match="unreadable: UnpicklingError"):
+        checkpoints.load(path)
