@@ -19,8 +19,8 @@ Nothing is lost and nothing is done twice:
 - a full or read-only run folder stops training with one line naming the file.
 
 Speed on CPU: conv nets train channels-last (oneDNN's fast layout; float32 results
-differ from the contiguous layout's by float32's own error, not bit for bit: see
-:func:`_memory_format`), ``precision="bfloat16"``
+differ from the contiguous layout's by about float32's own error there, not bit for
+bit), ``precision="bfloat16"``
 autocasts on CPU as on CUDA, and the thread count defaults to
 :func:`landscapes.devices.resolve_threads`. Float32 results depend on the thread count
 at rounding level (MKL and oneDNN split sums by thread), as on the CPU model or the
@@ -225,12 +225,13 @@ class _Trainer:
     """One training run; separated from :func:`train` so each part stays small."""
 
     def __init__(self, run: Run, device: torch.device, data_dir: Any, progress: bool | None,
-                 threads: int | None):
+                 threads: int | None, data: _Data | None = None):
         from experiments.models import spec
 
         self.run, self.config, self.device = run, run.config, device
         self.spec = spec(self.config.model)
-        self.data = _load_data(self.config, self.spec, data_dir, device)
+        # ``data``: given by benchmarks (random CIFAR-shaped images); else loaded.
+        self.data = data or _load_data(self.config, self.spec, data_dir, device)
         self.total = self.config.iterations(self.data.per_epoch)
         # Im et al. (§4.3) start the second optimizer from the switch: keep that point.
         extra = (*self.config.checkpoints, *((self.config.switch_at,) if self.config.switch_at else ()))

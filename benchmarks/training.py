@@ -1,0 +1,258 @@
+"""``python -m benchmarks.training``: training speed by layout, precision and threads.
+
+Two tables, each measured with the training step of :mod:`experiments.train` itself
+(minibatch gathering, augmentation, autocast and the optimizer included):
+
+- **ResNet-20 (batch norm)** on CIFAR-shaped random images, batch 128, with OpenLTH's
+  hyperparameters: iterations per second for float32 contiguous, float32 channels-last
+  and bfloat16 channels-last, each with 1 and 2 threads. Each row's rate is given as a
+  share of the best rate measured in the same run, and of the best in its precision;
+  the row :func:`experiments.train.train` picks by default is marked.
+- **LeNet-300-100** on MNIST: seconds per epoch (469 iterations, timed on a part and
+  scaled) with 1 and 2 threads, on the machine as it is and with one competing
+  CPU-bound process (``python -c "while 1: pass"``), the case that made torch's default
+  of one thread per core collapse.
+
+Every number is the median of ``--repeats`` timed runs after a warm-up; the 1-minute
+load average is recorded before and after each row, since these machines are shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from landscapes import results
+from landscapes.devices import resolve_threads, using_threads
+
+__all__ = ["COLUMNS", "Setting", "competing", "resnet_rows", "lenet_rows", "markdown", "main"]
+
+COLUMNS = ["workload", "setting", "threads", "competing", "median", "unit", "share_of_best",
+           "share_of_best_in_precision", "default", "load_before", "load_after"]
+
+LAYOUTS = {"contiguous": torch.contiguous_format, "channels-last": torch.channels_last}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One way to train: precision, memory layout and threads."""
+
+    precision: str
+    layout: str
+    threads: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.precision}, {self.layout}"
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+@contextlib.contextmanager
+def competing(processes: int) -> Iterator[None]:
+    """Run ``processes`` CPU-bound Python loops for the duration of the block."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while 1: pass"])
+                for _ in range(processes)]
+    try:
+        if spinners:
+            time.sleep(0.5)  # let them get going
+        yield
+    finally:
+        for s in spinners:
+            s.kill()
+            s.wait()
+
+
+def _trainer(config, data, folder: Path, setting: Setting):
+    """A trainer of ``config`` on ``data`` in ``setting``'s layout."""
+    from experiments import train as train_module
+    from experiments.store import Run
+
+    trainer = train_module._Trainer(Run(config, 0, folder), torch.device("cpu"), None, False,
+                                    setting.threads, data=data)
+    layout = LAYOUTS[setting.layout]
+    trainer.model.to(memory_format=layout)
+    trainer.memory_format = layout
+    return trainer
+
+
+def _timed(trainer, steps: int, repeats: int, threads: int) -> list[float]:
+    """Seconds of ``steps`` training iterations, ``repeats`` times after a warm-up."""
+    batches = trainer._batches()
+
+    def run() -> None:
+        for _ in range(steps):
+            inputs, targets = next(batches)
+            trainer._train_step(inputs, targets)
+            trainer.step += 1
+
+    with using_threads(threads):
+        run()
+        out = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            out.append(time.perf_counter() - start)
+    return out
+
+
+def _random_images(n: int, batch_size: int):
+    from experiments.train import _Data
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 3, 32, 32, generator=gen)
+    y = torch.randint(0, 10, (n,), generator=gen)
+    return _Data("classification", (x, y), (x[:batch_size], y[:batch_size]), -(-n // batch_size))
+
+
+def resnet_rows(settings: Sequence[Setting], steps: int, repeats: int, batch_size: int = 128,
+                processes: int = 0) -> list[dict]:
+    """ResNet-20 iterations per second for each setting, with shares of the best."""
+    from experiments.config import experiment
+    from experiments.models import build, spec
+    from experiments.train import _memory_format
+
+    base = experiment("cifar_resnet20", batch_size=batch_size)
+    default_layout = "channels-last" if _memory_format(
+        build("cifar_resnet20"), spec("cifar_resnet20"), torch.device("cpu"),
+        "float32") is torch.channels_last else "contiguous"
+    default = Setting("float32", default_layout, resolve_threads(None))
+    data = _random_images(4 * batch_size, batch_size)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder, competing(processes):
+        for setting in settings:
+            before = _load()
+            trainer = _trainer(base.replace(precision=setting.precision), data, Path(folder),
+                               setting)
+            rate = steps / statistics.median(_timed(trainer, steps, repeats, setting.threads))
+            rows.append({"workload": f"ResNet-20 (BN) training, CIFAR-shaped, batch {batch_size}",
+                         "setting": setting.label, "threads": setting.threads,
+                         "competing": processes, "median": rate, "unit": "it/s",
+                         "default": setting == default, "load_before": before,
+                         "load_after": _load()})
+    best = max(r["median"] for r in rows)
+    for r in rows:
+        same = [o["median"] for o in rows if o["setting"].split(",")[0] == r["setting"].split(",")[0]]
+        r["share_of_best"] = r["median"] / best
+        r["share_of_best_in_precision"] = r["median"] / max(same)
+    return rows
+
+
+def lenet_rows(threads: Sequence[int], processes: Sequence[int], iterations: int, repeats: int,
+               data_dir: str | None = None) -> list[dict]:
+    """LeNet-300-100 seconds per MNIST epoch for each thread count and competing load."""
+    from experiments.config import experiment
+    from experiments.models import spec
+    from experiments.train import _load_data
+
+    config = experiment("mnist_mlp")
+    data = _load_data(config, spec("mnist_mlp"), data_dir, torch.device("cpu"))
+    default = resolve_threads(None)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for load in processes:
+            with competing(load):
+                for n in threads:
+                    before = _load()
+                    trainer = _trainer(config, data, Path(folder),
+                                       Setting("float32", "contiguous", n))
+                    seconds = statistics.median(_timed(trainer, iterations, repeats, n))
+                    rows.append({"workload": "LeNet-300-100 training, MNIST, batch 128",
+                                 "setting": "float32", "threads": n, "competing": load,
+                                 "median": seconds * data.per_epoch / iterations,
+                                 "unit": "s/epoch", "default": n == default,
+                                 "load_before": before, "load_after": _load()})
+    for r in rows:
+        peers = [o["median"] for o in rows if o["competing"] == r["competing"]]
+        r["share_of_best"] = r["share_of_best_in_precision"] = min(peers) / r["median"]
+    return rows
+
+
+def markdown(rows: Sequence[dict]) -> str:
+    """The rows as a markdown table.
+
+    Examples
+    --------
+    >>> row = {"workload": "w", "setting": "float32", "threads": 1, "competing": 0,
+    ...        "median": 2.5, "unit": "it/s", "share_of_best": 0.5,
+    ...        "share_of_best_in_precision": 1.0, "default": True, "load_before": 1.0,
+    ...        "load_after": 1.25}
+    >>> print(markdown([row]).splitlines()[2])
+    | w | float32 | 1 | 0 | 2.50 it/s | 50% | 100% | yes | 1.00 → 1.25 |
+    """
+    head = ["workload", "setting", "threads", "competing processes", "median",
+            "share of best", "share of best in its precision", "default", "load average"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append(
+            f"| {r['workload']} | {r['setting']} | {r['threads']} | {r['competing']} | "
+            f"{r['median']:.2f} {r['unit']} | {r['share_of_best']:.0%} | "
+            f"{r['share_of_best_in_precision']:.0%} | {'yes' if r['default'] else ''} | "
+            f"{r['load_before']:.2f} → {r['load_after']:.2f} |")
+    return "\n".join(lines)
+
+
+def write_csv(rows: Sequence[dict], path: Path) -> None:
+    """Write the rows to ``path`` atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    results.atomic_write(path, lambda tmp: Path(tmp).write_text(buf.getvalue()))
+
+
+def default_out() -> Path:
+    home = os.environ.get("LANDSCAPES_HOME")
+    root = Path(home).expanduser() if home else Path.home() / ".cache" / "landscapes"
+    return root / "benchmarks" / "training.csv"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.training", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement")
+    parser.add_argument("--steps", type=int, default=8, help="ResNet-20 iterations per run")
+    parser.add_argument("--lenet-iterations", type=int, default=100,
+                        help="LeNet iterations per run (scaled to an epoch)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
+    parser.add_argument("--data-dir", help="MNIST root (default $LANDSCAPES_DATA)")
+    parser.add_argument("--out", type=Path, help=f"CSV file (default {default_out()})")
+    args = parser.parse_args(argv)
+    if min(args.repeats, args.steps, args.lenet_iterations) < 1:
+        parser.error("--repeats, --steps and --lenet-iterations must be at least 1")
+    threads = [1, 2]
+    settings = [Setting(p, layout, n) for p, layout in
+                [("float32", "contiguous"), ("float32", "channels-last"),
+                 ("bfloat16", "channels-last")] for n in threads]
+    batch = 128
+    if args.quick:
+        args.repeats, args.steps, args.lenet_iterations, batch = 1, 1, 2, 8
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, default threads "
+          f"{resolve_threads(None)}; medians of {args.repeats} runs after a warm-up\n", flush=True)
+    rows = resnet_rows(settings, args.steps, args.repeats, batch)
+    print(markdown(rows), flush=True)
+    lenet = lenet_rows(threads, [0, 1], args.lenet_iterations, args.repeats, args.data_dir)
+    print()
+    print(markdown(lenet))
+    out = args.out or default_out()
+    write_csv(rows + lenet, out)
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()
