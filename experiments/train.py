@@ -170,6 +170,9 @@ def _note_threads(run: Run, threads: int | None) -> None:
 
 def _write_error(run: Run, exc: OSError, saved: int | None) -> RunFileError | None:
     """One line for a run folder that is full or not writable; None for other errors."""
+    folder = run.path.parent.parent  # the runs folder: a run may fail creating its own
+    if exc.filename and not os.fspath(exc.filename).startswith(os.fspath(folder)):
+        return None  # not the run's file (the data's, say): its own error says more
     where = repr(exc.filename) if exc.filename else f"in {str(run.path)!r}"
     if exc.errno in _DISK_FULL:
         kept = (f"the run keeps its state at iteration {saved}" if saved is not None
@@ -411,11 +414,13 @@ class _Trainer:
                 self._checkpoint()
                 started = time.perf_counter() - self.seconds
                 for inputs, targets in self._batches():
-                    if self.config.switch_at is not None and self.step == self.config.switch_at:
-                        self.optimizer, self.schedule = self._optimizer(switched=True)
                     consistent = False
                     loss = self._train_step(inputs, targets)
                     self.step += 1
+                    if self.step == self.config.switch_at:
+                        # Switched before the state at the switch is saved, so that a run
+                        # resumed from it continues with the second optimizer.
+                        self.optimizer, self.schedule = self._optimizer(switched=True)
                     consistent = True
                     self.seconds = time.perf_counter() - started
                     bar.advance()
@@ -437,11 +442,13 @@ class _Trainer:
                  f"{exc.filename!r}); the run resumes from iteration {self.saved_step or 0}")
 
     def _finish(self, seconds: float | None) -> None:
+        """Measure the final network and write the summary; ``seconds`` None: rebuilt."""
         per_epoch = None if seconds is None else seconds / max(self.config.epochs, 1e-12)
         summary = {"iterations": self.total, "epochs": self.config.epochs,
                    "seconds": seconds, "seconds_per_epoch": per_epoch,
                    "device": str(self.device), "torch": torch.__version__,
-                   "precision": self.config.precision, "threads": self.threads,
+                   "precision": self.config.precision,
+                   "threads": self.threads if seconds is not None else None,
                    "memory_format": "channels_last" if self.memory_format is torch.channels_last
                    else "contiguous"}
         for split in ("train", "test"):

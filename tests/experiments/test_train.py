@@ -299,3 +299,25 @@ def test_conv_nets_train_channels_last_within_float32s_own_error(tmp_path, monke
         apart = sum(float((plain.state(t)[k] - fast.state(t)[k]).float().norm() ** 2)
                     for k in plain.init) ** 0.5
         assert 0 < apart < 0.05 * moved
+
+
+def test_a_run_resumed_at_the_switch_continues_with_the_second_optimizer(tmp_path, monkeypatch,
+                                                                        capsys):
+    config = tiny(checkpoints=(), switch_at=7, switch_optimizer="adam", switch_lr=1e-3)
+    reference = train(config, runs_dir=tmp_path / "a", device="cpu", progress=False)
+    original = train_module._Trainer._train_step
+
+    def killed(self, inputs, targets):
+        if self.step == 7:
+            raise SystemExit
+        return original(self, inputs, targets)
+
+    monkeypatch.setattr(train_module._Trainer, "_train_step", killed)
+    with pytest.raises(SystemExit):
+        train(config, runs_dir=tmp_path / "b", device="cpu", progress=False)
+    monkeypatch.setattr(train_module._Trainer, "_train_step", original)
+    capsys.readouterr()
+    resumed = train(config, runs_dir=tmp_path / "b", device="cpu", progress=False)
+    err = capsys.readouterr().err
+    assert "from iteration 7 of 16" in err and "warning" not in err
+    assert same(resumed.final, reference.final)
