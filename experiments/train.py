@@ -65,6 +65,7 @@ BPTT_STEPS = 35
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
+_NOT_A_FOLDER = {errno.ENOTDIR, errno.EEXIST}
 
 
 def train(
@@ -109,6 +110,8 @@ def train(
         A file of the run is damaged beyond the fallbacks, or the run folder is full or
         not writable; the message names the file and what to do.
     """
+    if threads is not None:
+        resolve_threads(threads)  # a bad count is an error even for a finished run
     run = Run(config, replicate, runs_dir)
     if _reusable(run):
         _note_threads(run, threads)
@@ -117,8 +120,6 @@ def train(
     if config.precision == "float16" and dev.type != "cuda":
         raise ValueError(f"precision 'float16' needs a CUDA device, got {str(dev)!r}: its loss "
                          "scaling is GPU-only; on CPU use precision='bfloat16' or 'float32'")
-    if threads is not None:
-        resolve_threads(threads)  # a bad count is an error before any work
     trainer: _Trainer | None = None
     try:
         with run.lock(waiting=lambda holder: _say(
@@ -182,6 +183,10 @@ def _write_error(run: Run, exc: OSError, saved: int | None) -> RunFileError | No
     if exc.errno in _NOT_WRITABLE:
         return RunFileError(f"cannot write {where}: {exc.strerror}; make the folder writable, "
                             "or train into another folder with --runs-dir (or $LANDSCAPES_HOME)")
+    if exc.errno in _NOT_A_FOLDER:
+        return RunFileError(f"cannot create the run folder {where}: a file is in the way "
+                            f"({exc.strerror}); --runs-dir (or $LANDSCAPES_HOME) must name a "
+                            "folder")
     return None
 
 

@@ -346,6 +346,16 @@ def test_read_only_run_folder_is_one_line_before_any_work(tmp_path, monkeypatch,
                  "nothing to keep", "no traceback; no work started")
 
 
+def test_a_runs_folder_that_is_a_file_is_one_line(tmp_path, capsys, record_fault):
+    (tmp_path / "runs").write_text("not a folder")
+    assert main([*ARGS, "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot create the run folder ")
+    assert "--runs-dir" in err[0] and (tmp_path / "runs").read_text() == "not a folder"
+    record_fault(TABLE, "runs folder is a file", "--runs-dir", "exit 2 with one line",
+                 "the file, untouched", "no traceback; the file is not replaced")
+
+
 def test_a_finished_run_in_a_read_only_folder_is_reused(tmp_path, monkeypatch, reference,
                                                         record_fault):
     train(config(), runs_dir=tmp_path, device="cpu", progress=False)
