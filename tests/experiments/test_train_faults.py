@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -111,11 +112,25 @@ sys.exit(T.main(spec["args"]))
 """
 
 
-def child(runs: Path, **spec) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    spec["args"] = [*ARGS, "--runs-dir", str(runs)]
-    return subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(spec)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@pytest.fixture
+def child():
+    """Start a training child with a fault; any child still running at the end is killed
+    (a failed case must not leave one waiting forever)."""
+    started: list[subprocess.Popen] = []
+
+    def start(runs: Path, **spec) -> subprocess.Popen:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+        spec["args"] = [*ARGS, "--runs-dir", str(runs)]
+        process = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(spec)], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def finish(process: subprocess.Popen, timeout: float = 120) -> tuple[int, str, str]:
@@ -159,7 +174,7 @@ KILLS = {
 
 @pytest.mark.parametrize("where", list(KILLS))
 def test_kill_9_then_rerun_gives_bit_identical_weights(tmp_path, reference, where, capfd,
-                                                       record_fault):
+                                                       child, record_fault):
     code, _, err = finish(child(tmp_path, **KILLS[where]))
     assert code == -signal.SIGKILL, err
     run = Run(config(), 0, tmp_path)
@@ -176,7 +191,8 @@ def test_kill_9_then_rerun_gives_bit_identical_weights(tmp_path, reference, wher
                  "file left")
 
 
-def test_ctrl_c_mid_iteration_saves_a_consistent_state(tmp_path, reference, capfd, record_fault):
+def test_ctrl_c_mid_iteration_saves_a_consistent_state(tmp_path, reference, capfd, child,
+                                                       record_fault):
     # SIGINT after the optimizer step but before the iteration ends: the saved state
     # must be the end of that iteration, not the weights of one with the step of another.
     code, _, err = finish(child(tmp_path, fault="sigint_step", at=6))
@@ -378,7 +394,7 @@ def test_a_finished_run_in_a_read_only_folder_is_reused(tmp_path, monkeypatch, r
 
 @pytest.mark.parametrize("first", ["finishes", "is killed"])
 def test_two_processes_training_one_run(tmp_path, monkeypatch, capsys, reference, first,
-                                        record_fault):
+                                        child, record_fault):
     # The first is a child that pauses at iteration 9 until the second (this process)
     # waits for the lock, then finishes or is killed. The second must train nothing when
     # the first finishes, and resume the first's work when it dies.
@@ -404,7 +420,13 @@ def test_two_processes_training_one_run(tmp_path, monkeypatch, capsys, reference
             raise AssertionError("trained a run another process had finished")
 
         monkeypatch.setattr(train_module._Trainer, "fit", refuse)
-    assert main([*ARGS, "--runs-dir", str(runs)]) == 0
+    # Should this process never say it waits, release the first anyway: a failure, not a hang.
+    safety = threading.Timer(120, marker.touch)
+    safety.start()
+    try:
+        assert main([*ARGS, "--runs-dir", str(runs)]) == 0
+    finally:
+        safety.cancel()
     err = capsys.readouterr().err
     code_a, _, err_a = finish(a)
     assert code_a == (0 if first == "finishes" else -signal.SIGKILL), err_a
