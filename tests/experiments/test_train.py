@@ -321,3 +321,17 @@ def test_a_run_resumed_at_the_switch_continues_with_the_second_optimizer(tmp_pat
     err = capsys.readouterr().err
     assert "from iteration 7 of 16" in err and "warning" not in err
     assert same(resumed.final, reference.final)
+
+
+def test_without_a_terminal_training_logs_progress_lines(tmp_path, monkeypatch, capsys):
+    # Issue 13 item 10: a long training printed nothing without a terminal. Here the
+    # quiet start is lifted so 16 iterations behave like a long run.
+    from landscapes import progress
+
+    monkeypatch.setattr(progress, "QUIET_SECONDS", 0.0)
+    run = train(tiny(), runs_dir=tmp_path, device="cpu")  # progress=None, stderr captured
+    lines = capsys.readouterr().err.splitlines()
+    name = f"train {run.config.name} r0: "
+    assert len(lines) >= 2 and all(line.startswith(name) for line in lines)
+    assert lines[-1].startswith(f"{name}16/16 it done in ")
+    assert "(" in lines[0] and "left" in lines[0]
