@@ -13,8 +13,9 @@ Two tables, each measured with the training step of :mod:`experiments.train` its
   CPU-bound process (``python -c "while 1: pass"``), the case that made torch's default
   of one thread per core collapse.
 
-Every number is the median of ``--repeats`` timed runs after a warm-up; the 1-minute
-load average is recorded before and after each row, since these machines are shared.
+Every number is the median of ``--repeats`` timed runs after a warm-up, the settings of
+a table timed in turn so that a shared machine's changing load weighs on all alike; the
+1-minute load average before and after each table is recorded with its rows.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def _trainer(config, data, folder: Path, setting: Setting):
     return trainer
 
 
-def _timed(trainer, steps: int, repeats: int, threads: int) -> list[float]:
-    """Seconds of ``steps`` training iterations, ``repeats`` times after a warm-up."""
+def _stepper(trainer, steps: int):
+    """A callable running ``steps`` training iterations of ``trainer``."""
     batches = trainer._batches()
 
     def run() -> None:
@@ -101,14 +102,26 @@ def _timed(trainer, steps: int, repeats: int, threads: int) -> list[float]:
             trainer._train_step(inputs, targets)
             trainer.step += 1
 
-    with using_threads(threads):
-        run()
-        out = []
-        for _ in range(repeats):
-            start = time.perf_counter()
+    return run
+
+
+def _interleaved(runs: Sequence, threads: Sequence[int], repeats: int) -> list[float]:
+    """Median seconds of each run, timed in turn ``repeats`` times after a warm-up each.
+
+    Round-robin, so that the load of a shared machine, which changes by the minute,
+    weighs on every setting alike.
+    """
+    times: list[list[float]] = [[] for _ in runs]
+    for run, n in zip(runs, threads):
+        with using_threads(n):
             run()
-            out.append(time.perf_counter() - start)
-    return out
+    for _ in range(repeats):
+        for i, (run, n) in enumerate(zip(runs, threads)):
+            with using_threads(n):
+                start = time.perf_counter()
+                run()
+                times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def _random_images(n: int, batch_size: int):
@@ -135,16 +148,17 @@ def resnet_rows(settings: Sequence[Setting], steps: int, repeats: int, batch_siz
     data = _random_images(4 * batch_size, batch_size)
     rows = []
     with tempfile.TemporaryDirectory() as folder, competing(processes):
-        for setting in settings:
-            before = _load()
-            trainer = _trainer(base.replace(precision=setting.precision), data, Path(folder),
-                               setting)
-            rate = steps / statistics.median(_timed(trainer, steps, repeats, setting.threads))
-            rows.append({"workload": f"ResNet-20 (BN) training, CIFAR-shaped, batch {batch_size}",
-                         "setting": setting.label, "threads": setting.threads,
-                         "competing": processes, "median": rate, "unit": "it/s",
-                         "default": setting == default, "load_before": before,
-                         "load_after": _load()})
+        before = _load()
+        runs = [_stepper(_trainer(base.replace(precision=s.precision), data, Path(folder), s),
+                         steps) for s in settings]
+        seconds = _interleaved(runs, [s.threads for s in settings], repeats)
+        after = _load()
+    for setting, t in zip(settings, seconds):
+        rows.append({"workload": f"ResNet-20 (BN) training, CIFAR-shaped, batch {batch_size}",
+                     "setting": setting.label, "threads": setting.threads,
+                     "competing": processes, "median": steps / t, "unit": "it/s",
+                     "default": setting == default, "load_before": before,
+                     "load_after": after})
     best = max(r["median"] for r in rows)
     for r in rows:
         same = [o["median"] for o in rows if o["setting"].split(",")[0] == r["setting"].split(",")[0]]
@@ -167,16 +181,18 @@ def lenet_rows(threads: Sequence[int], processes: Sequence[int], iterations: int
     with tempfile.TemporaryDirectory() as folder:
         for load in processes:
             with competing(load):
-                for n in threads:
-                    before = _load()
-                    trainer = _trainer(config, data, Path(folder),
-                                       Setting("float32", "contiguous", n))
-                    seconds = statistics.median(_timed(trainer, iterations, repeats, n))
-                    rows.append({"workload": "LeNet-300-100 training, MNIST, batch 128",
-                                 "setting": "float32", "threads": n, "competing": load,
-                                 "median": seconds * data.per_epoch / iterations,
-                                 "unit": "s/epoch", "default": n == default,
-                                 "load_before": before, "load_after": _load()})
+                before = _load()
+                runs = [_stepper(_trainer(config, data, Path(folder),
+                                          Setting("float32", "contiguous", n)), iterations)
+                        for n in threads]
+                seconds = _interleaved(runs, threads, repeats)
+                after = _load()
+            for n, t in zip(threads, seconds):
+                rows.append({"workload": "LeNet-300-100 training, MNIST, batch 128",
+                             "setting": "float32", "threads": n, "competing": load,
+                             "median": t * data.per_epoch / iterations, "unit": "s/epoch",
+                             "default": n == default, "load_before": before,
+                             "load_after": after})
     for r in rows:
         peers = [o["median"] for o in rows if o["competing"] == r["competing"]]
         r["share_of_best"] = r["share_of_best_in_precision"] = min(peers) / r["median"]
