@@ -574,8 +574,9 @@ def _memory_format(model: nn.Module, spec: Any, device: torch.device,
     """Channels-last for a net with 2-D convolutions on images on CPU (or on CUDA in half
     precision, where tensor cores want it), else contiguous.
 
-    oneDNN's CPU convolutions run fastest channels-last: ResNet-20 trains ~1.5× faster
-    on 2 cores (``python -m benchmarks.training``). The results are not bit-identical to
+    oneDNN's CPU convolutions run fastest channels-last: ResNet-20 trains 1.3× faster
+    with 1 thread (``python -m benchmarks.training``, settings timed in turn on a shared
+    2-core machine). The results are not bit-identical to
     the contiguous layout's: the kernels sum in another order, and channels-last batch
     norm's backward pass is less precise. Measured on ResNet-20 at initialisation (batch
     64), the first update is 2.2e-3 (contiguous) and 2.7e-3 to 6.8e-3 (channels-last, 2
