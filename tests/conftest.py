@@ -65,21 +65,24 @@ def record_fault():
     When ``$LANDSCAPES_RELIABILITY_OUT`` names a folder, the row goes into
     ``faults_<table>.csv`` there (replacing an earlier row for the same fault and place),
     so the docs render the suite's own outcomes. pytest-xdist workers share the file
-    under a lock, and each write is atomic.
+    under a lock (kept in the temp folder, not beside the table), each write atomic.
     """
+    import csv
+    import hashlib
+    import io
+    import tempfile
+
+    # Bound now: a case may patch the run store's writes before it records its row.
+    from experiments.lock import hold
+    from landscapes.results import atomic_write
 
     def record(table: str, fault: str, where: str, outcome: str, kept: str, check: str) -> None:
         folder = os.environ.get("LANDSCAPES_RELIABILITY_OUT")
         if not folder:
             return
-        import csv
-        import io
-
-        from experiments.lock import hold
-        from landscapes.results import atomic_write
-
-        path = Path(folder) / f"faults_{table}.csv"
-        with hold(Path(folder) / f".faults_{table}.lock"):
+        path = Path(folder).resolve() / f"faults_{table}.csv"
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+        with hold(Path(tempfile.gettempdir()) / f"landscapes-faults-{digest}.lock"):
             rows = {}
             if path.exists():
                 with open(path, newline="") as fh:

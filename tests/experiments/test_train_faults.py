@@ -234,10 +234,14 @@ def stopped(tmp_path, monkeypatch, at: int) -> Run:
     return Run(config(), 0, tmp_path)
 
 
+#: Damaged files of a run stopped at iteration 7, and the iteration it resumes from.
+FALLBACKS = [("resume.pt", 4), ("resume.pt and resume.prev.pt", 0), ("it00000004.pt", 4),
+             ("it00000002.pt", 0)]
+FIRSTS = ["finishes", "is killed"]
+
+
 @pytest.mark.parametrize("damage", list(DAMAGE))
-@pytest.mark.parametrize("files, expected", [
-    ("resume.pt", 4), ("resume.pt and resume.prev.pt", 0), ("it00000004.pt", 4),
-    ("it00000002.pt", 0)])
+@pytest.mark.parametrize("files, expected", FALLBACKS)
 def test_damaged_state_of_an_unfinished_run_falls_back(tmp_path, monkeypatch, capsys, reference,
                                                        damage, files, expected, record_fault):
     run = stopped(tmp_path, monkeypatch, at=7)  # resume states at 5 and 4
@@ -253,7 +257,7 @@ def test_damaged_state_of_an_unfinished_run_falls_back(tmp_path, monkeypatch, ca
     assert resumed_from(err[0]) == expected
     assert identical(run, reference) and leftovers(run) == []
     record_fault(TABLE, f"{damage} file", f"{files} of an unfinished run",
-                 f"one warning line naming it; resumed from iteration {expected}",
+                 f"one warning line naming the damage; resumed from iteration {expected}",
                  "every intact checkpoint and resume state",
                  "final weights bit-identical to an uninterrupted run")
 
@@ -392,7 +396,7 @@ def test_a_finished_run_in_a_read_only_folder_is_reused(tmp_path, monkeypatch, r
 
 # -- two processes, one run ------------------------------------------------------------------
 
-@pytest.mark.parametrize("first", ["finishes", "is killed"])
+@pytest.mark.parametrize("first", FIRSTS)
 def test_two_processes_training_one_run(tmp_path, monkeypatch, capsys, reference, first,
                                         child, record_fault):
     # The first is a child that pauses at iteration 9 until the second (this process)
@@ -442,3 +446,32 @@ def test_two_processes_training_one_run(tmp_path, monkeypatch, capsys, reference
     record_fault(TABLE, "two processes, one run", f"the first {first} while the second waits",
                  outcome, "the run, trained once",
                  "one training; final weights bit-identical to a single run")
+
+
+COMMITTED = ROOT / "docs" / "reliability" / "faults_training.csv"
+
+
+def test_the_committed_table_lists_exactly_the_cases_of_this_suite():
+    # The docs render docs/reliability/faults_training.csv; regenerate it with
+    # LANDSCAPES_RELIABILITY_OUT=docs/reliability python -m pytest -m faults tests
+    import csv
+
+    expected = {("kill -9", where) for where in KILLS}
+    expected |= {("SIGINT (Ctrl-C)", "inside iteration 7, after the weight update"),
+                 ("full disk (ENOSPC)", "writing the checkpoint at iteration 8"),
+                 ("read-only run folder", "before training"),
+                 ("read-only run folder", "a finished run"),
+                 ("runs folder is a file", "--runs-dir")}
+    for damage in DAMAGE:
+        expected |= {(f"{damage} file", f"{files} of an unfinished run") for files, _ in FALLBACKS}
+        expected |= {(f"{damage} file", "a checkpoint of a finished run"),
+                     (f"{damage} file", "summary.json of a finished run")}
+    expected |= {("two processes, one run", f"the first {first} while the second waits")
+                 for first in FIRSTS}
+    with open(COMMITTED, newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == ["fault", "where injected", "outcome", "what was kept",
+                                     "check"]
+        rows = list(reader)
+    assert {(r["fault"], r["where injected"]) for r in rows} == expected
+    assert len(rows) == len(expected) and all(all(r.values()) for r in rows)
