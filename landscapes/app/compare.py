@@ -116,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="quick: minutes on a CPU (default); paper: the papers' settings")
     add_flags(p, BUDGETS["quick"])
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: see the docs)")
+    p.add_argument("--threads", type=int, help="torch CPU threads for training and "
+                   "evaluation (default: one fewer than the CPUs, at least 1)")
     p.add_argument("--data-dir", help="data root (default $LANDSCAPES_DATA, then a cache dir)")
     p.add_argument("--runs-dir", help="run store of the trained networks "
                    "(default $LANDSCAPES_HOME/runs or ~/.cache/landscapes/runs)")
@@ -172,13 +173,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         budget = budget_from_args(BUDGETS[args.budget], args)
         from landscapes.app.outputs import check_writable, claim
-        from landscapes.devices import resolve_device
+        from landscapes.devices import resolve_device, resolve_threads
 
         device = str(resolve_device(args.device))
+        threads = resolve_threads(args.threads)
         for name in args.systems:
             get_system(name)
         runtime = Runtime(device=device, data_dir=args.data_dir, runs_dir=args.runs_dir,
-                          progress=False if args.quiet else None, threads=args.threads)
+                          progress=False if args.quiet else None, threads=threads)
         study = Study(args.systems, analyses, budget, runtime, reuse=not args.fresh)
         study.check()
         out = args.out or _default_out(args.systems, args.budget, budget, analyses)
@@ -194,10 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:  # missing data, found before any training
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)  # one count for training and evaluation alike
     start = time.perf_counter()
     try:
         _, table = run(args.systems, analyses, budget, out, runtime=runtime,

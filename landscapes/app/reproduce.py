@@ -232,7 +232,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="download missing datasets where their loader can (otherwise a "
                         "figure whose data is absent is listed with what it needs)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=int, help="torch CPU threads for training and "
+                   "evaluation (default: one fewer than the CPUs, at least 1)")
     p.add_argument("--data-dir", help="data root (default $LANDSCAPES_DATA, then a cache dir)")
     p.add_argument("--runs-dir", help="run store (default $LANDSCAPES_HOME/runs)")
     p.add_argument("--fresh", action="store_true", help="recompute cached analyses")
@@ -260,11 +261,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        from landscapes.devices import resolve_device
+        from landscapes.devices import resolve_device, resolve_threads
 
         runtime = Runtime(device=str(resolve_device(args.device)), data_dir=args.data_dir,
                           runs_dir=args.runs_dir, progress=False if args.quiet else None,
-                          threads=args.threads)
+                          threads=resolve_threads(args.threads))
         if args.list:
             _list(runtime)
             return 0
@@ -299,10 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(runtime.threads)  # one count for training and evaluation alike
     from experiments.data import data_root
 
     for fid, why in the_plan.blocked.items():

@@ -101,11 +101,12 @@ class Budget:
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and how a study runs; none of it changes a number, so none of it is cached on.
+    """Where and how a study runs: choices that change no result beyond rounding.
 
-    The device type does change floating-point rounding, so the systems add it to their
-    cache keys themselves; the thread count does not enter (see
-    :func:`landscapes.devices.resolve_threads`).
+    The device type and the CPU thread count do change floating-point rounding (MKL and
+    oneDNN split their sums by thread; see :func:`landscapes.devices.resolve_threads`),
+    so network systems add both to their cache keys; the folders and the progress
+    output change nothing.
     """
 
     device: str = "cpu"

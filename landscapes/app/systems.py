@@ -271,14 +271,18 @@ class NetworkSystem(System):
         if memo not in self._replicates:
             runs = train_replicates(config, budget.replicates, runs_dir=runtime.runs_dir,
                                     data_dir=runtime.data_dir, device=runtime.device,
-                                    progress=runtime.progress)
+                                    progress=runtime.progress, threads=runtime.threads)
             self._replicates[memo] = NetworkReplicates(self, runs, budget, runtime)
         return self._replicates[memo]
 
     def key(self, budget: Budget, runtime: Runtime) -> str:
         reps = self.replicates(budget, runtime)
+        from landscapes.devices import resolve_threads
+
+        # The thread count changes float32 rounding on CPU, so it is part of the key.
+        threads = resolve_threads(runtime.threads) if runtime.device == "cpu" else None
         return json.dumps({"runs": reps.fingerprints(), "data": reps.data_fingerprint(),
-                           "device": runtime.device.split(":")[0]})
+                           "device": runtime.device.split(":")[0], "threads": threads})
 
     def analyze(self, analysis: Analysis, budget: Budget, runtime: Runtime) -> xr.Dataset:
         self.check(analysis, budget, runtime)
