@@ -752,6 +752,9 @@ def _parser(config: TrainConfig | None = None, name: str | None = None) -> Any:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar (default: a bar on a terminal, else a line on "
                              "stderr every tenth of the run or minute)")
+    from landscapes.cluster import add_cluster_flags
+
+    add_cluster_flags(parser)
     if config is None:
         title = ("hyperparameters (in brackets: the class defaults; each experiment sets its "
                  "own, shown by `python -m experiments.train <experiment> --help`)")
@@ -821,9 +824,7 @@ def main(argv: list[str] | None = None) -> int:
                  if f.name != "model" and hasattr(args, f.name)}
     try:
         config = experiment(args.experiment, **overrides)
-        for r in range(args.replicates):
-            run = train(config, replicate=r, runs_dir=args.runs_dir, data_dir=args.data_dir,
-                        device=args.device, progress=args.progress, threads=args.threads)
+        for r, run in enumerate(_train_all(config, args)):
             s = run.summary
             pace = ("training time unknown" if s.get("seconds_per_epoch") is None
                     else f"{s['seconds_per_epoch']:.1f} s/epoch")
@@ -842,6 +843,29 @@ def main(argv: list[str] | None = None) -> int:
 
 def _threads(count: Any) -> str:
     return f"{count} thread{'' if count == 1 else 's'}" if isinstance(count, int) else "threads unknown"
+
+
+def _train_all(config: TrainConfig, args: Any) -> Iterator[Run]:
+    """The replicates in this process, one after another, or as tasks on a Dask cluster."""
+    from landscapes.cluster import open_cluster, task_threads
+
+    if args.workers is None and args.scheduler is None:
+        for r in range(args.replicates):
+            yield train(config, replicate=r, runs_dir=args.runs_dir, data_dir=args.data_dir,
+                        device=args.device, progress=args.progress, threads=args.threads)
+        return
+    from experiments.remote import train_replicates
+
+    if all(Run(config, r, args.runs_dir).done for r in range(args.replicates)):
+        yield from (Run(config, r, args.runs_dir) for r in range(args.replicates))
+        return  # nothing to train: no cluster to start
+    with open_cluster(args.workers, args.scheduler, threads=args.threads,
+                      quiet=args.progress is False) as cluster:
+        yield from train_replicates(cluster.client, config, args.replicates,
+                                    runs_dir=args.runs_dir, data_dir=args.data_dir,
+                                    device=cluster.device(args.device),
+                                    threads=task_threads(args.threads, True),
+                                    progress=args.progress)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ __all__ = [
     "plane",
     "from_iterations",
     "materialize",
+    "take",
+    "blocks",
 ]
 
 
@@ -204,6 +206,61 @@ def materialize(anchors: Sequence[Anchor], coefficients: np.ndarray) -> list[Anc
         for i, p in enumerate(out):
             p[key] = values[i]
     return out
+
+
+def take(path: Path, start: int, stop: int) -> Path:
+    """The points of ``path`` whose index along its first dimension is in [start, stop).
+
+    The same anchors with a block of the coefficient rows (rows follow the grid in C
+    order, so a block of the first dimension is a contiguous run of rows): a chunk of a
+    large path that another process can evaluate. The engine gives every point of a
+    chunk the same bits as the whole path does, so chunks reassemble exactly
+    (``xarray.concat`` along that dimension).
+
+    Examples
+    --------
+    >>> import torch
+    >>> p = linear({"w": torch.zeros(1)}, {"w": torch.ones(1)}, [0.0, 0.25, 0.5, 1.0])
+    >>> q = take(p, 1, 3)
+    >>> q.coords["alpha"].tolist(), len(q)
+    ([0.25, 0.5], 2)
+    """
+    first = path.dims[0]
+    length = path.shape[0]
+    if not (isinstance(start, (int, np.integer)) and isinstance(stop, (int, np.integer))
+            and 0 <= start < stop <= length):
+        raise ValueError(f"need 0 <= start < stop <= {length} along {first!r}, got "
+                         f"{start!r} and {stop!r}")
+    inner = len(path) // length
+    rows = slice(int(start) * inner, int(stop) * inner)
+    coords = dict(path.coords)
+    coords[first] = np.asarray(path.coords[first])[start:stop]
+    return Path(path.anchors, path.names, path.coefficients[rows], path.dims, coords,
+                path.origin[rows], path.kind, dict(path.info), affine=path.affine)
+
+
+def blocks(path: Path, points: int) -> list[tuple[int, int]]:
+    """Split the first dimension of ``path`` into blocks of at most ``points`` points.
+
+    Blocks hold whole indices of the first dimension (so at least one, however many
+    points that is), are as even as that allows, and depend only on the path and
+    ``points``, never on how many processes will evaluate them.
+
+    Examples
+    --------
+    >>> import torch
+    >>> p = linear({"w": torch.zeros(1)}, {"w": torch.ones(1)}, list(range(10)))
+    >>> blocks(p, 4)
+    [(0, 3), (3, 6), (6, 10)]
+    """
+    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 1:
+        raise ValueError(f"points must be a positive integer, got {points!r}")
+    length = path.shape[0]
+    inner = len(path) // length
+    per = max(1, int(points) // max(inner, 1))
+    count = -(-length // per)
+    edges = [i * length // count for i in range(count + 1)]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
 # ------------------------------------------------------------------------ validation

@@ -13,6 +13,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from landscapes.app.analyses import ANALYSES, REGISTRY, get_analysis
 from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
 from landscapes.app.study import Study, cache_root, format_table, write_csv
 from landscapes.app.systems import describe_systems, get_system
+from landscapes.cluster import add_cluster_flags, open_cluster, task_threads
 
 __all__ = ["BUDGETS", "main", "run", "figure"]
 
@@ -44,6 +46,7 @@ def run(
     *,
     runtime: Runtime | None = None,
     reuse: bool = True,
+    client: Any = None,
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Run every analysis on every system and write the outputs to ``out``.
 
@@ -59,6 +62,9 @@ def run(
     runtime : Runtime, optional
     reuse : bool
         Read analyses computed before with the same settings from the cache.
+    client : dask.distributed.Client, optional
+        Train and evaluate as tasks on this Dask cluster (same results); default: in
+        this process.
 
     Returns
     -------
@@ -67,7 +73,8 @@ def run(
     table : list of dict
         One row of features per system.
     """
-    study = Study(list(names), list(analyses), budget, runtime or Runtime(), reuse).run()
+    study = Study(list(names), list(analyses), budget, runtime or Runtime(), reuse,
+                  client=client).run()
     tree = study.tree()
     results.save(tree, out / "comparison.nc")
     figure(study, out / "comparison.png")
@@ -126,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true",
                    help="recompute the analyses instead of reusing earlier results")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_cluster_flags(p)
     return p
 
 
@@ -159,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for a user error, with no traceback)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers!r}")
     if args.list:
         for name, description in describe_systems():
             print(f"{name:22s} {description}")
@@ -175,8 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from landscapes.app.outputs import check_writable, claim
         from landscapes.devices import resolve_device, resolve_threads
 
-        device = str(resolve_device(args.device))
-        threads = resolve_threads(args.threads)
+        clustered = args.workers is not None or args.scheduler is not None
+        # On a cluster the workers decide what "auto" means, once they are up, and
+        # every task runs with one torch thread unless --threads says otherwise.
+        device = args.device if clustered else str(resolve_device(args.device))
+        threads = task_threads(args.threads, True) if clustered else resolve_threads(args.threads)
         for name in args.systems:
             get_system(name)
         runtime = Runtime(device=device, data_dir=args.data_dir, runs_dir=args.runs_dir,
@@ -201,8 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(threads)  # one count for training and evaluation alike
     start = time.perf_counter()
     try:
-        _, table = run(args.systems, analyses, budget, out, runtime=runtime,
-                       reuse=not args.fresh)
+        with open_cluster(args.workers, args.scheduler, threads=args.threads,
+                          quiet=args.quiet) as cluster:
+            client = None
+            if cluster is not None:
+                runtime = replace(runtime, device=cluster.device(args.device))
+                client = cluster.client
+            _, table = run(args.systems, analyses, budget, out, runtime=runtime,
+                           reuse=not args.fresh, client=client)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

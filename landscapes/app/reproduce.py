@@ -17,7 +17,7 @@ import io
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from landscapes.app.papers.base import DATASET_NAMES, Figure, Outcome, Paper
 from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
 from landscapes.app.study import Study, cache_root, say, write_csv
 from landscapes.app.systems import NetworkSystem, get_system
+from landscapes.cluster import add_cluster_flags, open_cluster
 
 __all__ = ["main", "run", "Plan", "plan"]
 
@@ -146,18 +147,21 @@ def _markdown(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_pl
 
 def run(paper: Paper, budget: Budget, runtime: Runtime, out: Path, *,
         figure_ids: Sequence[str] | None = None, reuse: bool = True, download: bool = False,
-        budget_name: str = "custom", docs: Path | None = None) -> list[dict[str, str]]:
+        budget_name: str = "custom", docs: Path | None = None,
+        client: Any = None) -> list[dict[str, str]]:
     """Make every figure of ``paper`` this machine allows and judge its claims.
 
     Returns the findings, one dict per claim (``figure``, ``claim``, ``measured``,
     ``verdict``); the files are written to ``out`` (and the figures and findings that the
-    documentation shows to ``docs``, when given).
+    documentation shows to ``docs``, when given). With a ``dask.distributed.Client``,
+    the training and the evaluations run as tasks on its cluster, with the same results.
     """
     start = time.perf_counter()
     the_plan = plan(paper, figure_ids, runtime, download)
     systems = list(dict.fromkeys(s for s, _ in the_plan.pairs))
     analyses = list(dict.fromkeys(a for _, a in the_plan.pairs))
-    study = Study(systems, analyses, budget, runtime, reuse, pairs=set(the_plan.pairs))
+    study = Study(systems, analyses, budget, runtime, reuse, pairs=set(the_plan.pairs),
+                  client=client)
     study.run()
     outcome = Outcome(study, budget)
     computed: set[Any] = set()
@@ -241,6 +245,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true",
                    help="start a paper budget without the pause to read its projected time")
     add_flags(p, Budget())
+    add_cluster_flags(p)
     return p
 
 
@@ -260,10 +265,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for a user error, with no traceback)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers!r}")
+    clustered = args.workers is not None or args.scheduler is not None
     try:
         from landscapes.devices import resolve_device, resolve_threads
 
-        runtime = Runtime(device=str(resolve_device(args.device)), data_dir=args.data_dir,
+        # On a cluster the workers decide what "auto" means, once they are up.
+        device = args.device if clustered else str(resolve_device(args.device))
+        runtime = Runtime(device=device, data_dir=args.data_dir,
                           runs_dir=args.runs_dir, progress=False if args.quiet else None,
                           threads=resolve_threads(args.threads))
         if args.list:
@@ -308,7 +318,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for fid, why in the_plan.blocked.items():
         where = f" (data root: {data_root(runtime.data_dir)})" if "data root" in why else ""
         say(runtime, f"figure {fid} cannot be made here: {why}{where}")
-    if the_plan.pairs:
+    if the_plan.pairs and clustered:
+        say(runtime, f"{paper.name}, budget {args.budget}: no projection of the time on a "
+                     "cluster (it calibrates on this machine)")
+    elif the_plan.pairs:
         from landscapes.app.projection import project
 
         projection = project(the_plan.pairs, budget, runtime)
@@ -317,8 +330,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             input("press Enter to start (Ctrl-C to stop) ")
     start = time.perf_counter()
     try:
-        rows = run(paper, budget, runtime, out, figure_ids=figure_ids, reuse=not args.fresh,
-                   download=args.download, budget_name=args.budget, docs=args.docs)
+        with open_cluster(args.workers, args.scheduler, threads=args.threads,
+                          quiet=args.quiet) as cluster:
+            client = None
+            if cluster is not None:
+                runtime = replace(runtime, device=cluster.device(args.device))
+                client = cluster.client
+            rows = run(paper, budget, runtime, out, figure_ids=figure_ids,
+                       reuse=not args.fresh, download=args.download,
+                       budget_name=args.budget, docs=args.docs, client=client)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

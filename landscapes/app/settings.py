@@ -114,6 +114,9 @@ class Runtime:
     runs_dir: str | os.PathLike | None = None
     progress: bool | None = None
     threads: int | None = None
+    #: Where the work runs (:mod:`landscapes.app.executor`): set by a :class:`Study`
+    #: given a Dask client; ``None`` runs everything in this process.
+    executor: Any = field(default=None, compare=False, repr=False)
 
 
 def _jsonable(value: Any) -> Any:

@@ -10,7 +10,6 @@ reads "n/a" in the table.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import sys
@@ -56,21 +55,17 @@ def cache_key(system: System, analysis: Analysis, budget: Budget, runtime: Runti
                        json.loads(budget.key(used)), source_digest()], sort_keys=True)
 
 
-@functools.cache
 def source_digest() -> str:
     """A digest of the code that computes results: every module of the three packages.
 
     Finer than a version and safer than a commit: editing the engine invalidates the
     cache even before a commit, while a commit that touches only documentation or tests
-    does not.
+    does not. (:func:`landscapes.cluster.code_digest`, which also keeps workers that run
+    other code out of a cluster.)
     """
-    root = Path(__file__).resolve().parents[2]
-    digest = hashlib.blake2b(digest_size=12)
-    for package in ("landscapes", "theory", "experiments"):
-        for path in sorted((root / package).rglob("*.py")):
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+    from landscapes.cluster import code_digest
+
+    return code_digest()
 
 
 def analyze(system: System, analysis: Analysis, budget: Budget, runtime: Runtime,
@@ -132,6 +127,10 @@ class Study:
         Read analyses computed before from :func:`cache_root`.
     pairs : collection of (system, analysis), optional
         Compute only these pairs of the product (a paper's figures need some of each).
+    client : dask.distributed.Client, optional
+        Run the training and the evaluations as tasks on this Dask cluster, with the
+        same results (:mod:`landscapes.app.executor`); default: in this process. A
+        :class:`~landscapes.app.executor.Distributed` instead sets its options.
     """
 
     systems: Sequence[str]
@@ -140,6 +139,7 @@ class Study:
     runtime: Runtime = field(default_factory=Runtime)
     reuse: bool = True
     pairs: Collection[tuple[str, str]] | None = None
+    client: Any = None
     #: analysis -> system -> its dataset, or the reason it was declined.
     parts: dict[str, dict[str, xr.Dataset | Declined]] = field(default_factory=dict)
 
@@ -158,8 +158,14 @@ class Study:
         return self.pairs is None or (system, analysis) in self.pairs
 
     def run(self) -> Study:
-        """Compute every (analysis, system) pair, in order; returns ``self``."""
+        """Compute every (analysis, system) pair, in order; returns ``self``.
+
+        With a ``client``, every pair at once on the cluster; the results are the same
+        and land in :attr:`parts` in the same order.
+        """
         self.check()
+        if self.client is not None:
+            return self._run_distributed()
         for name, analysis in self._analyses.items():
             row = self.parts.setdefault(name, {})
             for system_name, system in self._systems.items():
@@ -171,6 +177,21 @@ class Study:
                                                self.reuse)
                 except Declined as why:
                     row[system_name] = why
+        return self
+
+    def _run_distributed(self) -> Study:
+        from landscapes.app.executor import Distributed, with_executor
+
+        executor = self.client
+        if not isinstance(executor, Distributed):
+            executor = Distributed(self.client, threads=self.runtime.threads,
+                                   progress=self.runtime.progress)
+        with executor.running():
+            found = executor.run_study(self, with_executor(self.runtime, executor))
+        for name in self._analyses:  # the in-process order, so stacks come out the same
+            for system in self._systems:
+                if (name, system) in found:
+                    self.parts.setdefault(name, {})[system] = found[name, system]
         return self
 
     # ------------------------------------------------------------------ views

@@ -263,15 +263,16 @@ class NetworkSystem(System):
 
     def replicates(self, budget: Budget, runtime: Runtime) -> NetworkReplicates:
         """The trained runs under ``budget`` (trained now, or reused from the run store)."""
-        from experiments.train import train_replicates
+        from landscapes.app.executor import executor_for
 
         config = self.config_for(budget, runtime, budget.trajectory_points)
         memo = json.dumps([config.name, budget.key(), str(runtime.runs_dir),
                            str(runtime.data_dir), runtime.device])
         if memo not in self._replicates:
-            runs = train_replicates(config, budget.replicates, runs_dir=runtime.runs_dir,
-                                    data_dir=runtime.data_dir, device=runtime.device,
-                                    progress=runtime.progress, threads=runtime.threads)
+            # In this process, or as tasks on the study's cluster (landscapes.app.executor).
+            runs = executor_for(runtime).train_replicates(
+                config, budget.replicates, runs_dir=runtime.runs_dir, data_dir=runtime.data_dir,
+                device=runtime.device, progress=runtime.progress, threads=runtime.threads)
             self._replicates[memo] = NetworkReplicates(self, runs, budget, runtime)
         return self._replicates[memo]
 
@@ -298,6 +299,7 @@ class NetworkReplicates:
         self.runs, self.budget, self.runtime = runs, budget, runtime
         self.dataset, self.task = system.dataset, system.task
         self._data: dict[str, Any] | None = None
+        self._fingerprint: str | None = None
 
     # ---------------------------------------------------------------- anchors
     @functools.lru_cache(maxsize=8)  # noqa: B019 -- one object per budget, few replicates
@@ -346,12 +348,31 @@ class NetworkReplicates:
         return self._data
 
     def evaluate(self, path: Any, analysis: str, r: int) -> xr.Dataset:
+        """Replicate ``r``'s network along ``path``: here, or on the study's cluster."""
+        from landscapes.app.executor import executor_for
+
+        return executor_for(self.runtime).evaluate(self, path, analysis, r, {})
+
+    def evaluate_here(self, path: Any, analysis: str, r: int, **options: Any) -> xr.Dataset:
+        """:func:`landscapes.evaluate` of replicate ``r``'s network in this process."""
         from landscapes import evaluate
 
-        return evaluate(self.runs[r].model(), path, self.data(), device=self.runtime.device,
-                        progress=self.runtime.progress, bn=self.budget.bn,
-                        precision=self.budget.precision, analysis=analysis,
-                        system=self.system, **self._loss())
+        return evaluate(self.runs[r].model(), path, self.data(), progress=self.runtime.progress,
+                        **self.options(analysis), **options)
+
+    def options(self, analysis: str) -> dict[str, Any]:
+        """The arguments of :func:`landscapes.evaluate` besides model, path, data, progress."""
+        return {"device": self.runtime.device, "bn": self.budget.bn,
+                "precision": self.budget.precision, "analysis": analysis,
+                "system": self.system, **self._loss()}
+
+    def data_spec(self) -> Any:
+        """The evaluation data as a worker loads it, with this process's fingerprint."""
+        from landscapes.app.executor import EvaluationData
+
+        return EvaluationData(self.dataset, tuple(self.budget.splits), self.budget.eval_examples,
+                              None if self.runtime.data_dir is None else str(self.runtime.data_dir),
+                              self.data_fingerprint())
 
     def label(self, parts: list[xr.Dataset]) -> xr.Dataset:
         """Stack replicates, each labelled with its run's seeds and hyperparameters."""
@@ -376,16 +397,7 @@ class NetworkReplicates:
     def _loss(self) -> dict[str, Any]:
         if self.task != "language_model":
             return {}
-        import torch
-
-        def loss_fn(outputs: Any, targets: Any) -> Any:
-            return torch.nn.functional.cross_entropy(
-                outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1))
-
-        def error(outputs: Any, targets: Any) -> Any:
-            return (outputs.argmax(-1) != targets).float().mean()
-
-        return {"loss_fn": loss_fn, "error": error}
+        return {"loss_fn": token_loss, "error": token_error}
 
     # ---------------------------------------------------------------- identity
     def fingerprints(self) -> list[str]:
@@ -394,13 +406,24 @@ class NetworkReplicates:
 
     def data_fingerprint(self) -> str:
         """A digest of the evaluation tensors themselves, whatever folder they came from."""
-        digest = hashlib.blake2b(digest_size=12)
-        for split, (x, y) in sorted(self.data().items()):
-            digest.update(split.encode())
-            for t in (x, y):
-                digest.update(str((tuple(t.shape), str(t.dtype))).encode())
-                digest.update(t.contiguous().cpu().numpy().tobytes())
-        return digest.hexdigest()
+        from landscapes.app.executor import fingerprint
+
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.data())
+        return self._fingerprint
+
+
+def token_loss(outputs: Any, targets: Any) -> Any:
+    """Cross-entropy per token of a language model (module level: workers unpickle it)."""
+    import torch
+
+    return torch.nn.functional.cross_entropy(outputs.reshape(-1, outputs.shape[-1]),
+                                             targets.reshape(-1))
+
+
+def token_error(outputs: Any, targets: Any) -> Any:
+    """Share of tokens whose most likely prediction is wrong."""
+    return (outputs.argmax(-1) != targets).float().mean()
 
 
 def epoch_length(config: Any, data_dir: Any) -> int:

@@ -122,13 +122,19 @@ def combine(coef: torch.Tensor, terms: Sequence[torch.Tensor | None]) -> torch.T
 
     Elementwise in a fixed order, so that each point's values are the same whichever
     other points share its chunk (a matrix product would not promise that); one pass
-    over the output per term, accumulated in place. Two terms whose coefficients sum
-    to one (a line, θ(α) = (1−α)·θ_0 + α·θ_1) take a single pass, ``torch.lerp``.
+    over the output per term, accumulated in place. A path of two anchors whose
+    coefficients sum to one (a line, θ(α) = (1−α)·θ_0 + α·θ_1) takes a single pass,
+    ``torch.lerp``. That shortcut is chosen from the number of anchors, not from the
+    terms left after skipping: a chunk of a path with more anchors (the rows of one
+    start iteration of :func:`landscapes.paths.from_iterations`) has two live terms,
+    and must still sum them as the whole path does, so that evaluating a path in
+    pieces gives every point the same bits.
     """
     live = [k for k, t in enumerate(terms) if t is not None]
     if not live:
         raise ValueError("no anchor has a nonzero coefficient")
-    if len(live) == 2 and all(terms[k].dtype == coef.dtype for k in live):  # type: ignore[union-attr]
+    if (len(terms) == 2 and len(live) == 2
+            and all(terms[k].dtype == coef.dtype for k in live)):  # type: ignore[union-attr]
         # (under autocast the terms may be bf16: lerp would round α to bf16 too)
         i, j = live
         eps = torch.finfo(coef.dtype).eps

@@ -118,9 +118,15 @@ class Analysis:
         raise NotImplementedError(f"{self.name} has no path")
 
     def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
-        """Evaluate :meth:`path` for every replicate and stack them along ``replicate``."""
-        parts = [reps.evaluate(self.path(reps, r, budget), self.name, r)
-                 for r in range(reps.count)]
+        """Evaluate :meth:`path` for every replicate and stack them along ``replicate``.
+
+        On a cluster the replicates are evaluated side by side
+        (:func:`landscapes.app.executor.for_each`).
+        """
+        from landscapes.app.executor import for_each
+
+        parts = for_each(reps, lambda r: reps.evaluate(self.path(reps, r, budget), self.name, r),
+                         range(reps.count))
         return reps.label(parts)
 
     def closed_form(self, system: Any, budget: Budget) -> xr.Dataset:

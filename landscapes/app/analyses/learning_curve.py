@@ -46,9 +46,9 @@ class LearningCurve(Analysis):
 
     def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
         from landscapes import paths
+        from landscapes.app.executor import for_each
 
-        parts = []
-        for r in range(reps.count):
+        def one(r: int) -> xr.Dataset:
             steps, states = reps.trajectory(r)
             final = reps.final(r)
             pieces = []
@@ -56,8 +56,9 @@ class LearningCurve(Analysis):
                 group = {steps[j]: states[j] for j in range(i, min(i + GROUP, len(steps)))}
                 path = paths.from_iterations(group, final, [0.0])
                 pieces.append(reps.evaluate(path, self.name, r))
-            parts.append(xr.concat(pieces, "start_iteration", combine_attrs="override"))
-        return reps.label(parts)
+            return xr.concat(pieces, "start_iteration", combine_attrs="override")
+
+        return reps.label(for_each(reps, one, range(reps.count)))
 
     def closed_form(self, system: Any, budget: Budget) -> xr.Dataset:
         from theory import deep_linear
