@@ -264,15 +264,57 @@ def _connect(scheduler: str) -> Any:
                          "with 'dask scheduler' and workers with 'dask worker ADDRESS'") from None
 
 
+def _ignore_interrupts() -> None:
+    """In a worker process: Ctrl-C is the client's to handle (it cancels and closes)."""
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _quiet_plugin() -> Any:
+    """A worker plugin that keeps Ctrl-C in the client's terminal from reaching a worker
+    (which would print its own traceback); a worker the nanny restarts gets it too."""
+    from distributed import WorkerPlugin
+
+    class Quiet(WorkerPlugin):
+        idempotent = True
+        name = "landscapes-quiet"
+
+        def setup(self, worker: Any) -> None:
+            _ignore_interrupts()  # runs on the worker's event loop, its main thread
+
+    return Quiet()
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    # A process started now inherits the ignored SIGINT (Python keeps it ignored), which
+    # covers the moments before the plugin runs.
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def _start(workers: int) -> tuple[Any, Any]:
     from dask.distributed import Client, LocalCluster
 
     # One Dask thread per worker: a worker runs one task at a time, with the torch
     # threads the task asks for. Workers log only errors, so the client's terminal
     # shows the bar, not Dask's chatter.
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           silence_logs=logging.ERROR, dashboard_address=":0")
-    return cluster, Client(cluster, set_as_default=False)
+    with _interrupts_ignored():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               silence_logs=logging.ERROR, dashboard_address=":0")
+    client = Client(cluster, set_as_default=False)
+    client.register_plugin(_quiet_plugin())
+    return cluster, client
 
 
 @dataclass

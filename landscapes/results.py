@@ -39,6 +39,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -498,6 +499,11 @@ def combine(
 # ----------------------------------------------------------------------------- save/load
 
 
+#: netCDF and HDF5 are not thread-safe: this process reads and writes one file at a time
+#: (a study on a cluster reads and writes its cache from several threads).
+NETCDF_LOCK = threading.RLock()
+
+
 def atomic_write(path: str | os.PathLike, write: Any) -> None:
     """Call ``write(tmp)`` on a temp file in the same folder, then rename it to ``path``.
 
@@ -589,10 +595,12 @@ def save(obj: xr.Dataset | xr.DataTree | Mapping[str, xr.Dataset], path: str | o
         for node in obj.subtree:
             if node.has_data:
                 validate(node.to_dataset())
-        atomic_write(path, lambda tmp: obj.to_netcdf(tmp, engine="netcdf4"))
+        with NETCDF_LOCK:
+            atomic_write(path, lambda tmp: obj.to_netcdf(tmp, engine="netcdf4"))
     elif isinstance(obj, xr.Dataset):
         validate(obj)
-        atomic_write(path, lambda tmp: obj.to_netcdf(tmp, engine="netcdf4"))
+        with NETCDF_LOCK:
+            atomic_write(path, lambda tmp: obj.to_netcdf(tmp, engine="netcdf4"))
     else:
         raise TypeError(
             f"save takes an xarray.Dataset, an xarray.DataTree or a dict of datasets, "
@@ -632,13 +640,14 @@ def load(path: str | os.PathLike) -> xr.Dataset:
     if not path.exists():
         raise FileNotFoundError(f"no results file at {str(path)!r}")
     try:
-        with xr.open_dataset(path, engine="netcdf4") as ds:
+        with NETCDF_LOCK, xr.open_dataset(path, engine="netcdf4") as ds:
             ds = ds.load()
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise _open_error(path, exc) from exc
     if "schema" not in ds.attrs:
         try:
-            groups = list(xr.open_groups(path, engine="netcdf4"))
+            with NETCDF_LOCK:
+                groups = list(xr.open_groups(path, engine="netcdf4"))
         except (OSError, ValueError, RuntimeError):
             groups = []
         if len(groups) > 1:
@@ -670,7 +679,7 @@ def load_tree(path: str | os.PathLike) -> xr.DataTree:
     if not path.exists():
         raise FileNotFoundError(f"no results file at {str(path)!r}")
     try:
-        with xr.open_datatree(path, engine="netcdf4") as tree:
+        with NETCDF_LOCK, xr.open_datatree(path, engine="netcdf4") as tree:
             tree = tree.load()
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise _open_error(path, exc) from exc

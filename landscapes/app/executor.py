@@ -341,10 +341,17 @@ class Distributed:
             except Declined as why:
                 return why
 
-        jobs = [lambda a=analysis, s=system: pair(a, s) for _, analysis, _, system in todo]
+        # Closed forms take moments: here, one after another (sympy and the theory code
+        # need not be thread-safe), while the workers train. Networks wait on tasks: a
+        # thread each.
+        out = {(name, system_name): pair(analysis, system)
+               for name, analysis, system_name, system in todo if system.kind != "network"}
+        networks = [t for t in todo if t[3].kind == "network"]
+        jobs = [lambda a=analysis, s=system: pair(a, s) for _, analysis, _, system in networks]
         found = _threaded(jobs, self.stop)
-        return {(name, system_name): value
-                for (name, _, system_name, _), value in zip(todo, found)}
+        out.update({(name, system_name): value
+                    for (name, _, system_name, _), value in zip(networks, found)})
+        return out
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Distributed]:
