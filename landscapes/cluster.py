@@ -40,6 +40,8 @@ __all__ = ["Cluster", "open_cluster", "add_cluster_flags", "remote", "result", "
 
 #: Seconds to wait for the first worker of a cluster joined with ``--scheduler``.
 WORKER_WAIT = 30.0
+#: Seconds to wait for that cluster's scheduler to answer.
+CONNECT_TIMEOUT = 10.0
 
 
 @functools.cache
@@ -258,7 +260,7 @@ def _connect(scheduler: str) -> Any:
     from dask.distributed import Client
 
     try:
-        return Client(scheduler, timeout="10s", set_as_default=False)
+        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise ValueError(f"cannot reach a Dask scheduler at {scheduler!r} ({exc}); start one "
                          "with 'dask scheduler' and workers with 'dask worker ADDRESS'") from None

@@ -288,3 +288,48 @@ def test_plane_draws_one_direction_for_a_tied_tensor():
     assert not torch.equal(q.anchors[1]["0.weight"], q.anchors[1]["1.weight"])
     # the tensor's first name keeps its draw: the tie changes no other entry
     assert torch.equal(q.anchors[1]["0.weight"], p.anchors[1]["0.weight"])
+
+
+# ------------------------------------------------------------------ blocks of a path
+
+
+def _state(seed: int) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return {"w": torch.randn(3, 2, generator=gen), "b": torch.randn(3, generator=gen),
+            "n": torch.tensor(seed)}
+
+
+def test_take_keeps_anchors_and_the_rows_of_a_block():
+    p = paths.plane(_state(0), alphas=np.linspace(-1, 1, 5), betas=np.linspace(-1, 1, 3))
+    q = paths.take(p, 1, 3)
+    assert q.anchors is p.anchors and q.dims == p.dims and q.shape == (2, 3)
+    np.testing.assert_array_equal(q.coefficients, p.coefficients[3:9])
+    np.testing.assert_array_equal(q.coords["alpha"], p.coords["alpha"][1:3])
+    np.testing.assert_array_equal(q.coords["beta"], p.coords["beta"])
+    np.testing.assert_array_equal(q.distance(), p.distance()[1:3])
+    for bad in ((2, 2), (-1, 2), (0, 6)):
+        with pytest.raises(ValueError, match="need 0 <= start < stop"):
+            paths.take(p, *bad)
+
+
+def test_take_keeps_each_start_iterations_own_origin():
+    p = paths.from_iterations({0: _state(0), 4: _state(1), 9: _state(2)}, _state(3),
+                               np.linspace(0, 1, 4))
+    q = paths.take(p, 2, 3)
+    np.testing.assert_array_equal(q.coords["start_iteration"], [9])
+    np.testing.assert_array_equal(q.distance(), p.distance()[2:3])
+    assert q.affine == p.affine
+
+
+@given(length=st.integers(1, 40), inner=st.integers(1, 7), points=st.integers(1, 60))
+def test_blocks_cover_the_first_dimension_in_order(length, inner, points):
+    p = paths.from_iterations({t: _state(t) for t in range(length)}, _state(99),
+                               np.linspace(0, 1, inner))
+    found = paths.blocks(p, points)
+    assert found[0][0] == 0 and found[-1][1] == length
+    assert all(a < b for a, b in found)
+    assert all(b1 == a2 for (_, b1), (a2, _) in zip(found, found[1:]))
+    sizes = [(b - a) * inner for a, b in found]
+    # at most `points` each, unless one index alone holds more; as even as that allows
+    assert all(s <= max(points, inner) for s in sizes)
+    assert max(b - a for a, b in found) - min(b - a for a, b in found) <= 1
