@@ -110,22 +110,25 @@ def _write(files: dict[str, bytes], folder: Path) -> None:
 
 
 def train_task(config: TrainConfig, replicate: int, *, store: str, token: str | None,
-               data_dir: str | None, device: str, partial: dict[str, bytes] | None = None
-               ) -> Trained:
+               data_dir: str | None, device: str, torch_threads: int | None = None,
+               partial: dict[str, bytes] | None = None) -> Trained:
     """Train (or reuse) one run on a worker; see the module's docstring.
 
     ``store`` is the client's run store as the client sees it, ``token`` its marker
-    (``None``: never share), ``partial`` the files of an unfinished run there.
+    (``None``: never share), ``partial`` the files of an unfinished run there;
+    ``torch_threads`` as :func:`experiments.train.train`'s ``threads``.
     """
     from experiments.train import train
     from landscapes.home import home
 
     shared = token is not None and (Path(store) / (MARKER + token)).exists()
     run = Run(config, replicate, store if shared else home("scratch", "runs"))
-    if not shared and partial and not run.done and not any(run.path.glob("resume*")):
-        _write(partial, run.path)
+    if not shared and partial:
+        with run.lock():
+            if not run.done and not any(run.path.glob("resume*")):
+                _write(partial, run.path)
     train(config, replicate=replicate, runs_dir=run.path.parents[1], data_dir=data_dir,
-          device=device, progress=False)
+          device=device, progress=False, threads=torch_threads)
     return Trained(config.name, replicate, None if shared else pack(run), socket.gethostname())
 
 
@@ -144,9 +147,11 @@ def receive(trained: Trained, config: TrainConfig, runs_dir: str | os.PathLike |
     if SUMMARY not in trained.files:
         raise ValueError(f"a worker returned {config.name} replicate {trained.replicate} "
                          "without its summary")
-    _write(trained.files, run.path)
-    for path in run.path.glob("resume*"):
-        path.unlink(missing_ok=True)  # the run is finished; its resume state is stale
+    with run.lock():  # against a process of the client's training the same run
+        if not run.done:
+            _write(trained.files, run.path)
+            for path in run.path.glob("resume*"):
+                path.unlink(missing_ok=True)  # the run is finished; its resume state is stale
     return run
 
 
@@ -160,7 +165,7 @@ def submit(client: Any, config: TrainConfig, replicate: int, *, store: Store,
     data = None if data_dir is None else str(data_dir)
     return client.submit(remote, train_task, config, replicate, threads=threads,
                          store=str(store.root), token=store.token, data_dir=data,
-                         device=device, partial=partial, pure=False,
+                         device=device, torch_threads=threads, partial=partial, pure=False,
                          key=f"train-{config.name}-r{replicate}-{secrets.token_hex(4)}")
 
 
@@ -191,8 +196,8 @@ def train_replicates(client: Any, config: TrainConfig, replicates: int, *,
                 receive(result(future), config, runs_dir)
                 bar.advance()
         except BaseException:
+            bar.close(failed=True)
             client.cancel(list(todo))
             raise
-        finally:
-            bar.close()
+        bar.close()
     return runs

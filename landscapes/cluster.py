@@ -29,7 +29,6 @@ import secrets
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -398,7 +397,8 @@ def open_cluster(workers: int | None = None, scheduler: str | None = None, *,
 
 
 class TaskBar:
-    """One count of a task graph's tasks: a bar on a terminal, a line now and then otherwise.
+    """One count over a task graph's tasks (:class:`landscapes.progress.Progress`: a bar
+    on a terminal, a line now and then otherwise).
 
     The total grows as the graph unfolds (an analysis's evaluations are known once its
     runs are trained). Thread-safe: the threads that wait for tasks all count here.
@@ -406,39 +406,27 @@ class TaskBar:
 
     def __init__(self, show: bool | None = None, desc: str = "tasks",
                  stream: TextIO | None = None) -> None:
-        self.stream = sys.stderr if stream is None else stream
-        terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.mode = "off" if show is False else ("bar" if terminal or show else "lines")
-        self.total = self.done = 0
-        self.desc = desc
-        self._lock = threading.Lock()
-        self._last = self._start = time.monotonic()
-        self._bar: Any = None
-        if self.mode == "bar":
-            from tqdm import tqdm
+        from landscapes.progress import Progress
 
-            self._bar = tqdm(total=0, desc=desc, unit="task", file=self.stream,
-                             dynamic_ncols=True)
+        self._progress = Progress(0, desc, unit="task", show=show, stream=stream)
+        self._lock = threading.Lock()
+
+    @property
+    def total(self) -> int:
+        return int(self._progress.total or 0)
+
+    @property
+    def done(self) -> int:
+        return self._progress.done
 
     def add(self, n: int = 1) -> None:
         with self._lock:
-            self.total += n
-            if self._bar is not None:
-                self._bar.total = self.total
-                self._bar.refresh()
+            self._progress.extend(n)
 
     def advance(self, n: int = 1) -> None:
         with self._lock:
-            self.done += n
-            if self._bar is not None:
-                self._bar.update(n)
-            elif self.mode == "lines":
-                now = time.monotonic()
-                if now - self._last >= 30 or self.done == self.total:
-                    self._last = now
-                    print(f"{self.desc}: {self.done}/{self.total} done, "
-                          f"{now - self._start:.0f} s", file=self.stream, flush=True)
+            self._progress.advance(n)
 
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+    def close(self, failed: bool = False) -> None:
+        with self._lock:
+            self._progress.close(failed)

@@ -115,6 +115,20 @@ class Progress:
                 self._line(now, final=False)
                 self.tenth = tenth
 
+    def extend(self, n: int) -> None:
+        """``n`` more units to do: the total of work that unfolds as it runs grows.
+
+        (A task graph whose later tasks are known only once earlier ones finish.)
+        """
+        n = operator.index(n)
+        if self.total is None or n < 0:
+            raise ValueError(f"can only add units (n >= 0) to a known total, got {n!r}")
+        self.total += n
+        self.tenth = self._tenth()
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
+
     def note(self, text: str) -> None:
         """A short status shown after the counts, e.g. ``"loss 0.1234"``."""
         self.text = text

@@ -68,7 +68,11 @@ class InProcess:
 
     def evaluate(self, reps: Any, path: Path, analysis: str, r: int,
                  options: dict[str, Any]) -> xr.Dataset:
-        return reps.evaluate_here(path, analysis, r, **options)
+        from landscapes.devices import resolve_threads, using_threads
+
+        # The count the cache key names (NetworkSystem.key), whatever the process set.
+        with using_threads(resolve_threads(reps.runtime.threads)):
+            return reps.evaluate_here(path, analysis, r, **options)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return [fn(item) for item in items]
@@ -257,9 +261,13 @@ class Distributed:
         return future
 
     def train_replicates(self, config: Any, replicates: int, *, runs_dir: Any = None,
-                         data_dir: Any = None, device: str = "cpu", progress: Any = None
-                         ) -> list[Any]:
-        """The runs, trained on the cluster (or found in the store) and written there."""
+                         data_dir: Any = None, device: str = "cpu", progress: Any = None,
+                         threads: int | None = None) -> list[Any]:
+        """The runs, trained on the cluster (or found in the store) and written there.
+
+        Every task trains with this executor's thread count (``threads`` is the
+        in-process signature's; a study passes the same count).
+        """
         from distributed import as_completed
 
         from experiments.remote import receive
@@ -357,9 +365,11 @@ class Distributed:
     def running(self) -> Iterator[Distributed]:
         """Close the bar and the store markers on exit; on an error or Ctrl-C, stop
         every thread and cancel every task still queued (finished ones are kept)."""
+        failed = False
         try:
             yield self
         except BaseException:
+            failed = True
             self.stop.set()
             with self._lock:
                 pending = [f for f in self._futures if not f.done()]
@@ -367,7 +377,7 @@ class Distributed:
                 self.client.cancel(pending)
             raise
         finally:
-            self.bar.close()
+            self.bar.close(failed)
             for store in self._stores.values():
                 store.__exit__(None, None, None)
 

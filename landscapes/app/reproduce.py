@@ -27,7 +27,7 @@ from landscapes.app.papers.base import DATASET_NAMES, Figure, Outcome, Paper
 from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
 from landscapes.app.study import Study, cache_root, say, write_csv
 from landscapes.app.systems import NetworkSystem, get_system
-from landscapes.cluster import add_cluster_flags, open_cluster
+from landscapes.cluster import add_cluster_flags, open_cluster, task_threads
 
 __all__ = ["main", "run", "Plan", "plan"]
 
@@ -271,11 +271,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from landscapes.devices import resolve_device, resolve_threads
 
-        # On a cluster the workers decide what "auto" means, once they are up.
+        # On a cluster the workers decide what "auto" means, once they are up, and
+        # every task runs with one torch thread unless --threads says otherwise.
         device = args.device if clustered else str(resolve_device(args.device))
+        threads = task_threads(args.threads, True) if clustered else resolve_threads(args.threads)
         runtime = Runtime(device=device, data_dir=args.data_dir,
                           runs_dir=args.runs_dir, progress=False if args.quiet else None,
-                          threads=resolve_threads(args.threads))
+                          threads=threads)
         if args.list:
             _list(runtime)
             return 0

@@ -14,7 +14,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -186,8 +186,10 @@ class Study:
         if not isinstance(executor, Distributed):
             executor = Distributed(self.client, threads=self.runtime.threads,
                                    progress=self.runtime.progress)
+        # Every task computes with the executor's thread count, which the cache keys name.
+        runtime = with_executor(replace(self.runtime, threads=executor.threads), executor)
         with executor.running():
-            found = executor.run_study(self, with_executor(self.runtime, executor))
+            found = executor.run_study(self, runtime)
         for name in self._analyses:  # the in-process order, so stacks come out the same
             for system in self._systems:
                 if (name, system) in found:

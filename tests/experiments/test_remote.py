@@ -69,6 +69,8 @@ def test_an_unfinished_run_travels_and_resumes_to_the_same_weights(tmp_path, mon
     partial = Run(config, 0, tmp_path / "client")
     files = pack(partial, resume=True)
     assert "resume.pt" in files and "summary.json" not in files
+    saved = torch.load(partial.path / "resume.pt", weights_only=True)["step"]
+    assert saved > 0
 
     steps = []
 
@@ -80,7 +82,7 @@ def test_an_unfinished_run_travels_and_resumes_to_the_same_weights(tmp_path, mon
     monkeypatch.setenv("LANDSCAPES_HOME", str(tmp_path / "worker-home"))
     trained = train_task(config, 0, store=str(tmp_path / "client"), token=None, data_dir=None,
                          device="cpu", partial=files)
-    assert steps[0] == 9  # resumed where the client stopped, not from the start
+    assert steps[0] == saved  # resumed where the client stopped, not from the start
     run = receive(trained, config, tmp_path / "client")
     assert run.done and not (run.path / "resume.pt").exists()
     assert same_run(run, reference)

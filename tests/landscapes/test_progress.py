@@ -58,6 +58,25 @@ def test_short_work_is_quiet_and_unknown_totals_count():
     assert [line.split(",")[0] for line in lines] == ["work: 60 it", "work: 120 it", "work: 130 it done in 0:02:10"]
 
 
+def test_a_total_that_grows_as_the_work_unfolds():
+    clock, out = Clock(), io.StringIO()
+    with Progress(0, "tasks", unit="task", stream=out, clock=clock) as p:
+        for more in (10, 10):  # a graph whose second half is known once the first is done
+            p.extend(more)
+            for _ in range(more):
+                clock.now += 1.0
+                p.advance()
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == "tasks: 20/20 task done in 0:00:20"
+    assert all(int(re.match(r"tasks: (\d+)/", line).group(1)) <= 20 for line in lines)
+    with pytest.raises(ValueError, match="known total"):
+        Progress(None, "x", show=False).extend(1)
+    bar = Progress(2, "x", stream=Terminal())
+    bar.extend(3)
+    assert bar.bar.total == 5
+    bar.close()
+
+
 def test_an_interrupted_count_says_where_it_stopped():
     lines = run(100, 1.0, units=42)
     assert lines[-1] == "work: stopped at 42/100 it after 0:00:42"
