@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from landscapes.app.study import Study
     from landscapes.paths import Path
 
-__all__ = ["InProcess", "Distributed", "executor_for", "for_each", "Evaluation",
+__all__ = ["InProcess", "Distributed", "executor_for", "for_each", "evaluate_on", "Evaluation",
            "EvaluationData", "BLOCK_POINTS"]
 
 #: Points per evaluation task on a cluster: a 51×51 plane becomes 11 blocks of ~5
@@ -187,6 +187,41 @@ def reassemble(path: Path, parts: list[xr.Dataset]) -> xr.Dataset:
     return ds.assign_coords(distance=ds["distance"].copy(data=path.distance()))
 
 
+def evaluate_on(client: Any, model: str, state: dict[str, Any], path: Path,
+                data: EvaluationData, *, threads: int | None = None,
+                block_points: int = BLOCK_POINTS, progress: bool | None = False,
+                **options: Any) -> xr.Dataset:
+    """:func:`landscapes.evaluate` of one large path on a Dask cluster, in blocks of points.
+
+    Parameters
+    ----------
+    client : dask.distributed.Client
+    model : str
+        An experiment's model name (:func:`experiments.models.build`).
+    state : dict
+        The weights the network starts from (entries the path does not cover).
+    path : landscapes.paths.Path
+    data : EvaluationData
+        The splits, loaded by each worker from its own data root.
+    threads : int, optional
+        Torch threads per block (default one).
+    block_points : int
+        Points per task (:data:`BLOCK_POINTS`).
+    **options
+        Keyword arguments of :func:`landscapes.evaluate` (``device``, ``bn``...).
+
+    Returns
+    -------
+    xarray.Dataset
+        What :func:`landscapes.evaluate` returns for the whole path, bit for bit (but
+        for the ``created`` time stamp).
+    """
+    executor = Distributed(client, threads=threads, progress=progress,
+                           block_points=block_points)
+    with executor.running():
+        return executor.evaluate_request(Evaluation(model, data, options), state, path)
+
+
 # --------------------------------------------------------------------------- the cluster
 
 
@@ -296,16 +331,21 @@ class Distributed:
     def evaluate(self, reps: Any, path: Path, analysis: str, r: int,
                  options: dict[str, Any]) -> xr.Dataset:
         """Replicate ``r``'s path, in blocks of points on the workers, reassembled."""
+        request = Evaluation(reps.runs[r].config.model, reps.data_spec(),
+                             {**reps.options(analysis), **options})
+        return self.evaluate_request(request, reps.final(r), path,
+                                     f"{reps.system}-{analysis}-r{r}")
+
+    def evaluate_request(self, request: Evaluation, state: dict[str, Any], path: Path,
+                         name: str = "path") -> xr.Dataset:
+        """``request`` along ``path`` from weights ``state``, block by block on the workers."""
         from landscapes import paths
         from landscapes.cluster import hold, remote, result
 
-        request = Evaluation(reps.runs[r].config.model, reps.data_spec(),
-                             {**reps.options(analysis), **options})
         parts = paths.blocks(path, self.block_points)
         # Anchors and weights travel once to each worker that needs them, not per block.
-        name = f"{reps.system}-{analysis}-r{r}"
         sent = [hold(self.client, request, f"request-{name}"),
-                hold(self.client, reps.final(r), f"weights-{name}"),
+                hold(self.client, state, f"weights-{name}"),
                 hold(self.client, path, f"path-{name}")]
         tag = secrets.token_hex(3)
         futures = [self.client.submit(remote, _evaluate_block, *sent, start, stop,
