@@ -121,8 +121,12 @@ def write_csv(rows: Sequence[dict], path: Path) -> None:
 # --------------------------------------------------------------------------- workloads
 
 
+def _label(name: str, threads: int) -> str:
+    return name if threads == 2 else f"{name} [in-process: {threads} thread{'s' * (threads > 1)}]"
+
+
 def train_rows(client: object, startup: float, repeats: int, runs: int, epochs: float,
-               scratch: Path) -> dict:
+               scratch: Path, threads: int = 2) -> dict:
     from experiments.config import experiment
     from experiments.remote import train_replicates
     from experiments.train import train
@@ -132,18 +136,19 @@ def train_rows(client: object, startup: float, repeats: int, runs: int, epochs: 
     def here(i: int) -> None:
         for r in range(runs):
             train(config, replicate=r, runs_dir=scratch / f"here{i}", device="cpu",
-                  progress=False, threads=2)
+                  progress=False, threads=threads)
 
     def there(i: int) -> None:
         train_replicates(client, config, runs, runs_dir=scratch / f"there{i}", device="cpu",
                          threads=1, progress=False)
 
     a, b, loads = alternate(here, there, repeats, warm=False)
-    return row(f"train: {runs} runs of mnist_mlp, {epochs:g} epoch each", a, b, loads, startup)
+    return row(_label(f"train: {runs} runs of mnist_mlp, {epochs:g} epoch each", threads), a, b,
+               loads, startup)
 
 
 def plane_rows(client: object, startup: float, repeats: int, side: int, examples: int,
-               scratch: Path) -> dict:
+               scratch: Path, threads: int = 2) -> dict:
     from experiments import data
     from experiments.config import experiment
     from experiments.models import build
@@ -166,7 +171,7 @@ def plane_rows(client: object, startup: float, repeats: int, side: int, examples
     def here(i: int) -> None:
         net = build("mnist_mlp")
         net.load_state_dict(state)
-        with using_threads(2):
+        with using_threads(threads):
             found["here"] = evaluate(net.eval(), small if i < 0 else plane, splits,
                                      device="cpu", progress=False)
 
@@ -178,11 +183,12 @@ def plane_rows(client: object, startup: float, repeats: int, side: int, examples
     same = np.array_equal(found["here"].loss.values, found["there"].loss.values)
     if not same:
         raise AssertionError("the cluster's plane differs from the in-process one")
-    return row(f"plane: {side}×{side} points of LeNet-300-100, {examples} MNIST examples",
-               a, b, loads, startup)
+    return row(_label(f"plane: {side}×{side} points of LeNet-300-100, {examples} MNIST "
+                      "examples", threads), a, b, loads, startup)
 
 
-def frankle_rows(repeats: int, scratch: Path, extra: Sequence[str] = ()) -> list[dict]:
+def frankle_rows(repeats: int, scratch: Path, extra: Sequence[str] = (),
+                 threads: int = 2) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def command(home: Path, *flags: str) -> None:
@@ -194,23 +200,24 @@ def frankle_rows(repeats: int, scratch: Path, extra: Sequence[str] = ()) -> list
             raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-2000:]}")
 
     def here(i: int) -> None:
-        command(scratch / f"frankle-here{i}", "--threads", "2")
+        command(scratch / f"frankle-here{i}", "--threads", str(threads))
 
     def there(i: int) -> None:
         command(scratch / f"frankle-there{i}", "--workers", "2")
 
     a, b, loads = alternate(here, there, repeats, warm=False)
-    whole = row("frankle2020 --figures 3, quick budget, from scratch (command)", a, b, loads,
-                None)
+    whole = row(_label("frankle2020 --figures 3, quick budget, from scratch (command)", threads),
+                a, b, loads, None)
 
     def here_again(i: int) -> None:
-        command(scratch / f"frankle-here{i}", "--threads", "2", "--fresh")
+        command(scratch / f"frankle-here{i}", "--threads", str(threads), "--fresh")
 
     def there_again(i: int) -> None:
         command(scratch / f"frankle-there{i}", "--workers", "2", "--fresh")
 
     a, b, loads = alternate(here_again, there_again, repeats, warm=False)
-    analyses = row("  the same, analyses only (runs trained, --fresh)", a, b, loads, None)
+    analyses = row(_label("  the same, analyses only (runs trained, --fresh)", threads), a, b,
+                   loads, None)
     return [whole, analyses]
 
 
@@ -227,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--only", default="train,plane,frankle",
                         help="comma-separated workloads (train, plane, frankle)")
     parser.add_argument("--quick", action="store_true", help="tiny workloads, a smoke run")
+    parser.add_argument("--here-threads", type=int, default=2,
+                        help="torch threads of the in-process way (default 2, the cores)")
     parser.add_argument("--out", type=Path, help=f"CSV file (default {default_out()})")
     parser.add_argument("--docs", type=Path, help="also write the documentation's table "
                         "(measured.csv) to this folder, e.g. docs/scaling")
@@ -247,18 +256,18 @@ def main(argv: Sequence[str] | None = None) -> None:
                     rows.append(train_rows(cluster.client, startup, args.repeats,
                                            runs=2 if args.quick else 6,
                                            epochs=0.05 if args.quick else 1.0,
-                                           scratch=scratch))
+                                           scratch=scratch, threads=args.here_threads))
                     print(markdown(rows[-1:]).splitlines()[-1], flush=True)
                 if "plane" in only:
                     rows.append(plane_rows(cluster.client, startup, args.repeats,
                                            side=5 if args.quick else 51,
                                            examples=500 if args.quick else 10_000,
-                                           scratch=scratch))
+                                           scratch=scratch, threads=args.here_threads))
                     print(markdown(rows[-1:]).splitlines()[-1], flush=True)
         if "frankle" in only:
             quick = ["--epochs", "0.05", "--max-starts", "3", "--points", "5",
                      "--eval-examples", "200", "--replicates", "2"] if args.quick else []
-            rows.extend(frankle_rows(args.repeats, scratch, quick))
+            rows.extend(frankle_rows(args.repeats, scratch, quick, args.here_threads))
             print("\n".join(markdown(rows[-2:]).splitlines()[-2:]), flush=True)
     import torch
 

@@ -21,10 +21,11 @@ calls to a ``dask.distributed.Client``:
   other points share its block). The client writes the analysis cache, as in-process.
 
 Workers read the evaluation data from their own data root and check it against the
-client's digest. Every task runs with the same number of torch threads, one unless
-``threads`` says otherwise: results of the multilayer perceptrons here do not depend on
-the thread count, but float32 convolutions do (at rounding level), and the thread count
-is never part of a cache key. Dask is imported only by :class:`Distributed`.
+client's digest. Every task of a study runs with one torch thread count, the one its
+networks' cache keys name (:meth:`~landscapes.app.systems.NetworkSystem.key`): one on
+a cluster unless ``threads`` says otherwise. The multilayer perceptrons here give the
+same bits with any count; float32 convolutions do not (at rounding level). Dask is
+imported only by :class:`Distributed`.
 """
 
 from __future__ import annotations
