@@ -18,6 +18,7 @@ from typing import Any
 
 from landscapes import results
 from landscapes.app.analyses import ANALYSES, REGISTRY, get_analysis
+from landscapes.app.outputs import working_in
 from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
 from landscapes.app.study import Study, cache_root, format_table, write_csv
 from landscapes.app.systems import describe_systems, get_system
@@ -200,16 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(threads)  # one count for training and evaluation alike
     start = time.perf_counter()
-    try:
-        _, table = run(args.systems, analyses, budget, out, runtime=runtime,
-                       reuse=not args.fresh)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished analyses and training checkpoints are kept; the same "
-              "command continues from them", file=sys.stderr)
-        return 130
+    status, done = working_in(out, lambda: run(args.systems, analyses, budget, out,
+                                               runtime=runtime, reuse=not args.fresh),
+                              quiet=args.quiet)
+    if done is None:
+        return status
+    _, table = done
     print(format_table(table))
     print(f"\nwrote {out / 'comparison.nc'}, {out / 'comparison.png'}, {out / 'summary.csv'} "
           f"in {time.perf_counter() - start:.1f} s")

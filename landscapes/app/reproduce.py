@@ -23,6 +23,7 @@ from typing import Any
 
 from landscapes import results
 from landscapes.app.papers import REGISTRY, get_paper
+from landscapes.app.outputs import working_in
 from landscapes.app.papers.base import DATASET_NAMES, Figure, Outcome, Paper
 from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
 from landscapes.app.study import Study, cache_root, say, write_csv
@@ -316,16 +317,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.budget == "paper" and not args.yes and sys.stdin.isatty():
             input("press Enter to start (Ctrl-C to stop) ")
     start = time.perf_counter()
-    try:
-        rows = run(paper, budget, runtime, out, figure_ids=figure_ids, reuse=not args.fresh,
-                   download=args.download, budget_name=args.budget, docs=args.docs)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished training checkpoints and analyses are kept; the same "
-              "command continues from them", file=sys.stderr)
-        return 130
+    status, rows = working_in(out, lambda: run(
+        paper, budget, runtime, out, figure_ids=figure_ids, reuse=not args.fresh,
+        download=args.download, budget_name=args.budget, docs=args.docs), quiet=args.quiet)
+    if rows is None:
+        return status
     width = max(len(r["verdict"].split(":")[0]) for r in rows)
     for r in rows:
         print(f"Fig. {r['figure']:8s} {r['verdict'].split(':')[0]:{width}s}  {r['claim']}")

@@ -87,7 +87,9 @@ def analyze(system: System, analysis: Analysis, budget: Budget, runtime: Runtime
         try:
             return results.load(target)
         except (OSError, ValueError) as exc:
-            say(runtime, f"cached {target} is unreadable ({exc}); recomputing it")
+            # A warning, not progress: shown even when the command is quiet.
+            print(f"warning: cached {target} is unreadable ({exc}); recomputing it",
+                  file=sys.stderr, flush=True)
     ds = system.analyze(analysis, budget, runtime)
     results.save(ds, target)
     return ds
