@@ -94,8 +94,9 @@ sys.exit(compare.main(spec["args"]))
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, data_root):
-    """The tiny networks, trained once and shared by every case (their store is read-only
-    to the cases in spirit: faults here are about analyses and outputs)."""
+    """The tiny networks trained once, and one uninterrupted compare: its run store, its
+    analysis cache, its output folder and its results. Faults here are about analyses
+    and outputs, so every case shares the runs and copies the rest when it needs them."""
     folder = tmp_path_factory.mktemp("runs")
     home = tmp_path_factory.mktemp("home")
     out = tmp_path_factory.mktemp("reference") / "out"
@@ -104,7 +105,16 @@ def runs(tmp_path_factory, data_root):
                            str(folder), "--out", str(out)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert code.returncode == 0, code.stderr
-    return folder, results.load_tree(out / "comparison.nc")
+    return folder, results.load_tree(out / "comparison.nc"), home, out
+
+
+def finished(tmp_path: Path, runs) -> Path:
+    """A copy of the uninterrupted compare's cache and outputs; returns its --out."""
+    import shutil
+
+    shutil.copytree(runs[2], tmp_path / "home")
+    shutil.copytree(runs[3], tmp_path / "out")
+    return tmp_path / "out"
 
 
 @pytest.fixture
@@ -183,9 +193,7 @@ def test_interrupted_analysis_then_rerun_gives_the_same_results(tmp_path, runs, 
 @pytest.mark.parametrize("signal_name", ["kill", "sigint"])
 def test_interrupted_write_leaves_the_earlier_output_whole(tmp_path, runs, child, signal_name,
                                                            record_fault):
-    out = tmp_path / "out"
-    code, err = finish(child(out))
-    assert code == 0, err
+    out = finished(tmp_path, runs)
     earlier = (out / "comparison.nc").read_bytes()
     code, err = finish(child(out, fault="write", file="comparison.nc", signal=signal_name))
     assert code == (-signal.SIGKILL if signal_name == "kill" else 130)
@@ -204,8 +212,7 @@ def test_interrupted_write_leaves_the_earlier_output_whole(tmp_path, runs, child
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
 def test_a_damaged_cached_analysis_is_recomputed_and_said(tmp_path, runs, child, damage,
                                                           record_fault):
-    out = tmp_path / "out"
-    assert finish(child(out))[0] == 0
+    out = finished(tmp_path, runs)
     folder = tmp_path / "home" / "analyses" / "mnist_mlp"
     target = next(folder.glob("init_to_final-*.nc"))
     data = target.read_bytes()
@@ -224,8 +231,7 @@ def test_a_damaged_cached_analysis_is_recomputed_and_said(tmp_path, runs, child,
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
 def test_a_damaged_output_file_is_rewritten(tmp_path, runs, child, damage, record_fault):
-    out = tmp_path / "out"
-    assert finish(child(out))[0] == 0
+    out = finished(tmp_path, runs)
     target = out / "comparison.nc"
     data = target.read_bytes()
     target.write_bytes(data[:100] if damage == "truncated" else b"garbage")
