@@ -311,11 +311,10 @@ def evaluate(
         **({"output": label(output)} if output is not None else {}),
         "batch_size": batch_size,
         "bn": bn if with_bn else "none",
+        "precision": precision,
     }
     if recompute:
         hyper["bn_batches"] = bn_batches
-    if precision != "float32":
-        hyper["precision"] = precision
     if ref is not None:
         hyper["divergence"] = divergence
     seeds = {"directions": path.info["seed"]} if "seed" in path.info else {}

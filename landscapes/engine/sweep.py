@@ -22,12 +22,14 @@ from torch.func import functional_call
 
 from landscapes.engine.runners import Batched, Chunk, Looped, Runner, stack_anchors
 from landscapes.engine.first_layer import Reuse, find
+from landscapes.engine.fusion import FusedConv, fuse
 from landscapes.engine.glibc_heap import MMAP_CEILING, kept
 from landscapes.engine.measures import Measures, compare_form, widened
 from landscapes.anchors import Anchor
 from landscapes.engine.batches import Batches
 from landscapes.engine.batchnorm import (
     eval_mode,
+    has_batchnorm,
     recompute_statistics,
     recompute_statistics_stacked,
 )
@@ -142,6 +144,7 @@ def _choose(
     read = None if output is None else reader(output)
     runner = _fastest(net, anchors, probe, x, expected, read)
     _prefer_channels_last(net, runner, anchors, probe, x, expected)
+    _prefer_fused(net, runner, anchors, probe, x, expected)
     return runner, largest
 
 
@@ -178,6 +181,51 @@ def _prefer_channels_last(
         return
     logger.debug("images go channels-last")
     runner.channels_last = True
+
+
+def _prefer_fused(
+    net: nn.Module, runner: Runner, anchors: list[Anchor], probe: Chunk, x: torch.Tensor, expected: list[Any]
+) -> None:
+    """Fold batch norm into the convolutions before it for evaluation passes, if the
+    outputs stay the same (:mod:`landscapes.engine.fusion`).
+
+    On CPU, where conv nets run point by point, oneDNN also applies the ReLU and
+    residual addition after a convolution inside it.
+    """
+    if not has_batchnorm(net) or not all(isinstance(e, torch.Tensor) for e in expected):
+        return
+    onednn = x.device.type == "cpu" and isinstance(runner, Looped)
+    fused, what = fuse(net, onednn=onednn)
+    if fused is None:
+        logger.debug("batch norm stays separate: %s", what)
+        return
+    reuse = runner.reuse
+    if reuse is not None and not any(
+        isinstance(m, FusedConv) and m.conv is reuse.layer for m in fused.modules()
+    ):
+        fused, what = fuse(net, onednn=onednn, skip=frozenset([reuse.name]))
+        if fused is None:
+            logger.debug("batch norm stays separate: %s", what)
+            return
+    else:
+        # A first layer folded with its batch norm (and activation) costs about what
+        # combining the anchors' outputs costs, and saves the passes after it.
+        runner.reuse = None
+    runner.fused = fused
+    try:
+        got = _probe_outputs(runner, probe, runner.place(x), anchors)
+    except Exception as exc:  # noqa: BLE001 -- fusion is an optimisation; never fail for it
+        logger.debug("batch norm stays separate: the fused model failed with %r", exc)
+        got = None
+    if got is not None and not _matches(got, torch.stack(expected)):
+        logger.debug("batch norm stays separate: folding it changes the outputs")
+        got = None
+    if got is None:
+        runner.fused, runner.reuse = None, reuse
+        return
+    if reuse is not None and runner.reuse is None:
+        logger.debug("first-layer reuse off: its layer is folded with batch norm")
+    logger.debug("batch norm folded: %s", what)
 
 
 class _Placed:
@@ -272,40 +320,65 @@ class _Chunks:
         return iter(self.kept) if self.kept is not None else (self.build(s) for s in self.starts)
 
 
+def _singles(chunks: list[Chunk]) -> list[Chunk]:
+    """Every point as a chunk of its own (views, no copies)."""
+    return [
+        Chunk({k: v[i : i + 1] for k, v in c.params.items()}, c.shared, c.coef[i : i + 1])
+        for c in chunks
+        for i in range(len(c))
+    ]
+
+
+def _regroup(singles: list[Chunk], like: list[Chunk]) -> list[Chunk]:
+    """Single-point chunks stacked back into chunks the sizes of ``like``'s."""
+    out, start = [], 0
+    for c in like:
+        part = singles[start : start + len(c)]
+        start += len(c)
+        params = {k: torch.cat([p.params[k] for p in part]) for k in part[0].params}
+        out.append(Chunk(params, part[0].shared, c.coef))
+    return out
+
+
 def _recompute(
     net: nn.Module, runner: Runner, chunks: _Chunks, source: Batches, settings: Settings,
     dtype: torch.dtype | None,
 ) -> list[Chunk]:
-    """Every chunk with its points' batch norm statistics re-estimated."""
+    """Every chunk with its points' batch norm statistics re-estimated, in one pass
+    over the batches, with the forward passes in the asked precision."""
     dev, n = settings.device, settings.bn_batches
     todo = list(chunks)
     placed = _Placed(source, runner, dev, dtype)
-    if not isinstance(runner, Looped):  # one point per call would need its own counters
+    # A chunk's points share the batch counters that set the averaging weights: one
+    # update per batch under vmap, but one per point and batch in a loop, so the
+    # loop gives every point a chunk (and counters) of its own.
+    looped = isinstance(runner, Looped)
+    groups = _singles(todo) if looped else todo
 
-        def run(states: list[tuple[dict, dict]], x: torch.Tensor) -> None:
-            with settings.autocast_context():
-                prepared = runner.prepare(x, chunks.active)
-                for chunk, (params, counters) in zip(todo, states):
-                    shared = {**chunk.shared, **counters}
-                    runner.forward(replace(chunk, params=params, shared=shared), x, prepared)
+    def run(states: list[tuple[dict, dict]], x: torch.Tensor) -> None:
+        with settings.autocast_context():
+            prepared = runner.prepare(x, chunks.active)
+            for chunk, (params, counters) in zip(groups, states):
+                shared = {**chunk.shared, **counters}
+                runner.forward(replace(chunk, params=params, shared=shared), x, prepared, fused=False)
 
-        try:
-            states = recompute_statistics_stacked(
-                net, [(c.params, len(c)) for c in todo], placed, n, dev, run
-            )
-        except ValueError:
-            raise
-        except Exception as exc:  # noqa: BLE001 -- e.g. a training mode vmap cannot run
-            logger.debug("batch norm statistics point by point: the batched pass failed with %r", exc)
-        else:
-            return [
-                replace(c, params=p, shared={**c.shared, **k}) for c, (p, k) in zip(todo, states)
-            ]
+    try:
+        states = recompute_statistics_stacked(
+            net, [(c.params, len(c)) for c in groups], placed, n, dev, run
+        )
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- e.g. a training mode vmap cannot run
+        logger.debug("batch norm statistics point by point: the batched pass failed with %r", exc)
+    else:
+        done = [replace(c, params=p, shared={**c.shared, **k}) for c, (p, k) in zip(groups, states)]
+        return _regroup(done, todo) if looped else done
     out = []
     for start in chunks.starts:
         # Whole points: the statistics pass runs the first layer itself.
         chunk = chunks.build(start, skip=())
-        points = [recompute_statistics(net, chunk.point(i), placed, n, dev) for i in range(len(chunk))]
+        with settings.autocast_context():
+            points = [recompute_statistics(net, chunk.point(i), placed, n, dev) for i in range(len(chunk))]
         out.append(Chunk.from_points(points, chunk.coef))
     return out
 
@@ -418,6 +491,8 @@ def _run_split(
     with eval_mode(net), torch.no_grad():
         for x, y in placed:
             y = y.to(dev, non_blocking=True)
+            # oneDNN's fused ReLU would read a NaN input as 0 (landscapes.engine.fusion)
+            fused = runner.fused is None or not x.is_floating_point() or bool(torch.isfinite(x).all())
             for xs, ys in _pieces(x, y, examples):
                 with settings.autocast_context():
                     ref_out = None
@@ -428,7 +503,7 @@ def _run_split(
                 rows = []
                 for chunk in chunks:
                     with settings.autocast_context():
-                        outputs = runner.forward(chunk, xs, prepared)
+                        outputs = runner.forward(chunk, xs, prepared, fused)
                     rows.append(runner.rows(m, outputs, ys, ref_out))
                 sums = torch.cat(rows) if sums is None else sums.add_(torch.cat(rows))
                 n_seen += ys.shape[0] if ys.dim() else 1
