@@ -13,6 +13,7 @@ import copy
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,8 @@ from landscapes.engine.runners import Batched, Chunk, Looped, Runner, stack_anch
 from landscapes.engine.first_layer import Reuse, find
 from landscapes.engine.fusion import FusedConv, fuse
 from landscapes.engine.glibc_heap import MMAP_CEILING, kept
-from landscapes.engine.measures import Measures, compare_form, widened
+from landscapes.engine.measures import Measures, compare_form, example_losses, widened
+from landscapes.engine.session import Session, current as current_session, tensor_bytes, version
 from landscapes.anchors import Anchor
 from landscapes.engine.batches import Batches
 from landscapes.engine.batchnorm import (
@@ -44,6 +46,8 @@ logger = logging.getLogger("landscapes.engine")
 
 #: Examples the engine probes a model with before choosing how to run it.
 PROBE_EXAMPLES = 8
+#: The key of the per-example losses in :func:`sweep`'s output.
+EXAMPLE_LOSS = "loss_per_example"
 
 
 @dataclass(frozen=True)
@@ -405,20 +409,31 @@ def sweep(
     ``anchors`` are the path's, each tied tensor once (:func:`landscapes.engine.tied.merge_tied`).
     """
     dev = settings.device
-    net = _on_device(model, dev)
+    cache = _Cache(current_session())
+    model_key = (id(model), version(model), str(dev))
+    net = cache.get(("model", *model_key), lambda: _on_device(model, dev), (model,))
     # The model's dtypes rule: its state_dict's for the anchors, its parameters' for inputs.
     dtypes = {k: v.dtype for k, v in net.state_dict().items() if v.is_floating_point()}
     dtype = _input_dtype(net)
-    anchors = [_on(a, dev, dtypes) for a in anchors]
+    # ``anchors`` derive from the path's own (tied entries merged), so those name them.
+    anchors_key = (tuple(id(a) for a in path.anchors),)
+    anchors, stacked, fixed = cache.get(
+        ("anchors", *model_key, *anchors_key), lambda: _stacked_on(anchors, dev, dtypes), (path.anchors,)
+    )
     ref = measures.reference
     if ref is not None:
         measures = replace(measures, reference=_on(ref, dev, dtypes))
     read = reader(measures.output)
     first, _ = next(iter(next(iter(splits.values()))))
     x0 = _to(first[:PROBE_EXAMPLES], dev, dtype)
-    stacked, fixed = stack_anchors(anchors)
     probe = Chunk.build(stacked, fixed, path.coefficients[:2])
-    runner, largest = _choose(net, anchors, probe, x0, measures.output)
+    output = measures.output
+    signature = (tuple(x0.shape[1:]), x0.dtype, output if isinstance(output, (str, int)) else id(output))
+    runner, largest = cache.get(
+        ("runner", *model_key, *anchors_key, signature),
+        lambda: _choose(net, anchors, probe, x0, output),
+        (output,),
+    )
     example_bytes = ALIVE * largest
 
     budget = settings.memory or default_budget(dev)
@@ -452,13 +467,15 @@ def sweep(
             if bn_source is not None:
                 todo = _recompute(net, runner, chunks, bn_source, settings, dtype)
             for split, batches in splits.items():
-                values = _run_split(
+                values, each = _run_split(
                     net, runner, todo, chunks.active, _Placed(batches, runner, dev, dtype), read,
-                    batches, measures, settings, examples, bar,
+                    batches, measures, settings, examples, bar, cache,
                 )
                 if ref is not None:
                     values[:, -1] = np.sqrt(values[:, -1])
                 out[split] = {n: values[:, i].reshape(path.shape) for i, n in enumerate(names)}
+                if each is not None:
+                    out[split][EXAMPLE_LOSS] = each.reshape(*path.shape, -1)
         failed = False
     finally:
         bar.close(failed=failed)
@@ -483,31 +500,65 @@ def _run_split(
     settings: Settings,
     examples: int,
     bar: Progress,
-) -> np.ndarray:
-    """Means over one split of every measure at every point, shape ``(points, measures)``."""
+    cache: _Cache,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Means over one split of every measure at every point, shape ``(points,
+    measures)``, and the loss of every example at every point, shape ``(points,
+    examples)``, when ``m.per_example`` asks for it (else ``None``)."""
     dev = settings.device
     sums: torch.Tensor | None = None
+    each: list[torch.Tensor] = []
     n_seen = 0
+    # The anchors' first-layer outputs depend on the batch, not on the points.
+    data_key = batches.key if runner.reuse is not None else None
     with eval_mode(net), torch.no_grad():
-        for x, y in placed:
+        for index, (x, y) in enumerate(placed):
             y = y.to(dev, non_blocking=True)
             # oneDNN's fused ReLU would read a NaN input as 0 (landscapes.engine.fusion)
             fused = runner.fused is None or not x.is_floating_point() or bool(torch.isfinite(x).all())
-            for xs, ys in _pieces(x, y, examples):
+            for start, (xs, ys) in zip(range(0, len(y) if y.dim() else 1, examples), _pieces(x, y, examples)):
                 with settings.autocast_context():
                     ref_out = None
                     if m.reference is not None:
                         plain = read(functional_call(net, m.reference, (xs,), strict=False))
                         ref_out = compare_form(widened(plain), m.divergence)
-                    prepared = runner.prepare(xs, active)
-                rows = []
+                    make = partial(runner.prepare, xs, active)
+                    if data_key is None:
+                        prepared = make()
+                    else:
+                        key = ("prepared", id(runner), data_key, index, start, settings.autocast, tuple(active))
+                        prepared = cache.get(key, make, (runner, *batches.sources), tensor_bytes)
+                rows, losses = [], []
                 for chunk in chunks:
                     with settings.autocast_context():
                         outputs = runner.forward(chunk, xs, prepared, fused)
                     rows.append(runner.rows(m, outputs, ys, ref_out))
+                    if m.per_example is not None:
+                        losses.append(torch.stack([example_losses(m, o, ys) for o in outputs]))
                 sums = torch.cat(rows) if sums is None else sums.add_(torch.cat(rows))
+                if losses:
+                    each.append(torch.cat(losses))
                 n_seen += ys.shape[0] if ys.dim() else 1
             bar.advance()
     if sums is None or n_seen == 0:
         raise ValueError(f"data {batches.name!r} has no examples")
-    return sums.cpu().numpy() / n_seen
+    return sums.cpu().numpy() / n_seen, torch.cat(each, dim=1).cpu().numpy() if each else None
+
+
+class _Cache:
+    """The enclosing :func:`landscapes.engine.session`'s store, or none (make every time)."""
+
+    def __init__(self, store: Session | None) -> None:
+        self.store = store
+
+    def get(self, key: tuple, make: Any, keep: Any = (), size: Any = None) -> Any:
+        return make() if self.store is None else self.store.get(key, make, keep, size)
+
+
+def _stacked_on(
+    anchors: Sequence[Anchor], dev: torch.device, dtypes: dict[str, torch.dtype]
+) -> tuple[list[Anchor], dict[str, torch.Tensor], Anchor]:
+    """The anchors on the device in the model's dtypes, and their entries stacked
+    (:func:`stack_anchors`)."""
+    on = [_on(a, dev, dtypes) for a in anchors]
+    return (on, *stack_anchors(on))
