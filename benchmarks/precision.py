@@ -115,8 +115,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     test = load_mnist("test", data_dir=args.data_dir, flatten=True)
     lenet = build("mnist_mlp")
     ends = [run.final for run in runs]
-    scale = float(evaluate(lenet, paths.linear(runs[0].init, ends[0], [0.0, 1.0]), test, device="cpu",
-                           progress=False).loss.diff("alpha").abs()[0])
+    ends_loss = evaluate(lenet, paths.linear(runs[0].init, ends[0], [0.0, 1.0]), test, device="cpu",
+                         progress=False).loss.values
+    scale = abs(float(ends_loss[0] - ends_loss[1]))
     rows.append(compare_precisions("LeNet-300-100 init→final", lenet,
                                    paths.linear(runs[0].init, ends[0], alphas), test, scale))
     rows.append(compare_precisions("LeNet-300-100 final→final", lenet,
@@ -131,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         options = {"bn": bn, "batch_size": 128, "bn_data": bn_data, "bn_batches": 2}
         ends_loss = evaluate(resnet, paths.linear(trained[0][0], trained[0][1], [0.0, 1.0]), test,
                              device="cpu", progress=False, **options).loss
-        scale = float(abs(ends_loss[0] - ends_loss[1]))
+        scale = abs(float(ends_loss[0] - ends_loss[1]))
         rows.append(compare_precisions(f"ResNet-20 Fashion-MNIST init→final, bn={bn}", resnet,
                                        paths.linear(trained[0][0], trained[0][1], alphas), test, scale,
                                        **options))

@@ -34,6 +34,8 @@ import torch
 from torch import fx, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from landscapes.engine.batchnorm import eval_mode
+
 __all__ = ["FusedConv", "fuse", "finite_points", "onednn_active"]
 
 logger = logging.getLogger("landscapes.engine")
@@ -247,7 +249,9 @@ def fuse(net: nn.Module, onednn: bool = True, skip: frozenset[str] = frozenset()
     True
     """
     try:
-        gm = fx.symbolic_trace(net)
+        # Traced in eval mode, the only mode it runs in: FX bakes `self.training` in.
+        with eval_mode(net):
+            gm = fx.symbolic_trace(net)
     except Exception as exc:  # noqa: BLE001 -- whatever FX cannot trace runs unfused
         return None, f"torch.fx cannot trace the model ({type(exc).__name__}: {exc})"
     modules = dict(gm.named_modules())

@@ -514,8 +514,13 @@ def _run_split(
     with eval_mode(net), torch.no_grad():
         for index, (x, y) in enumerate(placed):
             y = y.to(dev, non_blocking=True)
-            # oneDNN's fused ReLU would read a NaN input as 0 (landscapes.engine.fusion)
-            fused = runner.fused is None or not x.is_floating_point() or bool(torch.isfinite(x).all())
+            # oneDNN's fused ReLU (CPU) would read a NaN input as 0 (landscapes.engine.fusion)
+            fused = (
+                runner.fused is None
+                or x.device.type != "cpu"
+                or not x.is_floating_point()
+                or bool(torch.isfinite(x).all())
+            )
             for start, (xs, ys) in zip(range(0, len(y) if y.dim() else 1, examples), _pieces(x, y, examples)):
                 with settings.autocast_context():
                     ref_out = None

@@ -139,3 +139,24 @@ def test_skipped_layer_and_model_are_left_alone():
     assert what.startswith("3 convolution")
     assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
     assert not any(isinstance(m, FusedConv) for m in net.modules())
+
+
+class ModeDependent(nn.Module):
+    """Reads self.training in Python, which FX bakes into the graph it traces."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn(self.conv(x)))
+        return nn.functional.dropout(y, 0.5, training=self.training)
+
+
+def test_a_model_in_training_mode_is_traced_as_evaluation_runs_it():
+    net = ModeDependent().train()
+    fused, _ = fuse(net)
+    assert net.training  # the model's own mode is left as it was
+    x = torch.randn(4, 2, 5, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), net.eval()(x), rtol=1e-5, atol=1e-6)
