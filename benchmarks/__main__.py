@@ -1,6 +1,6 @@
 """``python -m benchmarks``: the engine against the plain per-point loop.
 
-Each workload runs a warm-up and then ``--repeats`` timed runs of both the plain loop
+Each workload runs a warm-up and then ``--repeats`` timed runs, alternating, of both the plain loop
 (``load_state_dict`` at each point, then a ``DataLoader`` pass; under
 :func:`torch.autocast` for bfloat16 rows) and :func:`landscapes.evaluate`, in the
 same process and precision, after checking that both give the same numbers. The
@@ -29,7 +29,7 @@ from landscapes.devices import resolve_device
 from landscapes.engine import PRECISIONS
 
 from benchmarks import adaptive
-from benchmarks.measure import conv_peak_gflops, forward_flops, median_time, peak_gflops
+from benchmarks.measure import conv_peak_gflops, forward_flops, median_time, paired_median_times, peak_gflops
 from benchmarks.table import markdown, row, write_csv
 from benchmarks.workloads import Workload, lenet_workloads, peer, resnet_workloads
 
@@ -56,8 +56,8 @@ def measure(work: Workload, repeats: int, peak: float) -> dict:
     flops = per_example * work.examples_per_point * n
     # conv nets fold batch norm into the first layer rather than reuse it
     left = flops if work.conv else ((per_example - first) * n + first * active) * work.examples_per_point
-    t_plain = median_time(work.plain, repeats) / work.plain_fraction
-    t_engine = median_time(work.engine, repeats)
+    t_plain, t_engine = paired_median_times(work.plain, work.engine, repeats)
+    t_plain /= work.plain_fraction
     name = work.name
     if work.plain_fraction < 1:
         name += f" (plain loop timed on {work.plain_points} points, scaled)"
@@ -117,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="time the slowest plain loops on this many points and scale")
     parser.add_argument("--out", type=Path, help=f"CSV file (default {default_out()})")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N for the same rows on a GPU")
+    parser.add_argument("--only", default="",
+                        help="run only the workloads whose name contains this text, e.g. ResNet")
     parser.add_argument("--no-adaptive", action="store_true",
                         help="skip the adaptive-search rows (which train two LeNets, or reuse them)")
     args = parser.parse_args(argv)
@@ -141,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                                plain_points=args.plain_points)
         work += resnet_workloads(lambda: build("cifar_resnet20"), examples=512,
                                  plain_points=args.plain_points)
+    work = [w for w in work if args.only in w.name]
+    if not work:
+        parser.error(f"no workload name contains {args.only!r}")
     for w in work:
         w.device = device
     before = load()

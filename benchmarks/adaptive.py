@@ -26,7 +26,7 @@ import torch
 import xarray as xr
 from torch import nn
 
-from benchmarks.measure import median_time
+from benchmarks.measure import paired_median_times
 from landscapes import evaluate, metrics, paths, results
 from landscapes.refine import refine_line
 
@@ -117,8 +117,7 @@ def compare(model: nn.Module, line: Line, data: tuple, repeats: int, device: str
     h_100, _ = _barrier(uniform(100), line.kind)
     found = adaptive()
     info = json.loads(found.attrs["refine"])
-    t_uniform = median_time(lambda: uniform(100), repeats)
-    t_adaptive = median_time(adaptive, repeats)
+    t_uniform, t_adaptive = paired_median_times(lambda: uniform(100), adaptive, repeats)
     tol = TOL * line.scale
     height_error = abs(info["height"] - h_ref)
     zero = h_ref <= tol and info["height"] <= tol  # a zero barrier reported as zero

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-__all__ = ["median_time", "forward_flops", "peak_gflops", "conv_peak_gflops"]
+__all__ = ["median_time", "paired_median_times", "forward_flops", "peak_gflops", "conv_peak_gflops"]
 
 
 def _times(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -32,6 +32,30 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     True
     """
     return statistics.median(_times(fn, repeats))
+
+
+def paired_median_times(
+    first: Callable[[], object], second: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """Median wall-clock seconds of ``first`` and ``second``, timed alternately after
+    one warm-up call of each, so that a change in the machine's load over the run
+    weighs on both alike.
+
+    Examples
+    --------
+    >>> a, b = paired_median_times(lambda: sum(range(10)), lambda: sum(range(20)), 3)
+    >>> a >= 0 and b >= 0
+    True
+    """
+    first()
+    second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for fn, out in ((first, times[0]), (second, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def forward_flops(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:

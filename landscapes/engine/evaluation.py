@@ -160,11 +160,16 @@ def evaluate(
         forward passes (and batch norm's statistics passes) under
         :func:`torch.autocast` in that dtype, which trades accuracy for speed on
         GPUs and on CPUs with bf16 matrix units; losses and errors are still
-        accumulated in float64 from float32 outputs. Measured on this project's
-        machine (README, "Precision"): bfloat16 moves LeNet-300-100 and ResNet-20
-        losses by about 10⁻³ relative and barrier heights by under 1% of their
-        size, far below the barriers the papers report. Recorded in the
-        ``hyperparameters`` attribute.
+        accumulated in float64 from float32 outputs. On CPUs with bf16 matrix units
+        ``"bfloat16"`` evaluates conv nets 2-4× faster. What it costs, measured
+        (``python -m benchmarks.precision``, README "Precision"): LeNet-300-100 losses
+        move by under 10⁻³ of their value and its barriers by 0.07%; a ResNet-20 with
+        batch norm's by up to 1.6·10⁻² where the loss is high (mid-line between two
+        solutions) and its barriers by 0.2-0.3% (0.005-0.007 on barriers of 2-3), in
+        both ``bn`` modes: far below the barriers the papers compare. Keep
+        ``"float32"`` (the default) where differences of that size matter, e.g. to
+        tell a barrier of 0.01 from none. Recorded in the ``hyperparameters``
+        attribute.
     per_example : bool
         Also return the loss of every example at every point, as the variable
         ``loss_per_example`` with an extra ``example`` dimension (for bootstrap
