@@ -161,12 +161,12 @@ def evaluate(
         :func:`torch.autocast` in that dtype, which trades accuracy for speed on
         GPUs and on CPUs with bf16 matrix units; losses and errors are still
         accumulated in float64 from float32 outputs. On CPUs with bf16 matrix units
-        ``"bfloat16"`` evaluates conv nets 2-4× faster. What it costs, measured
-        (``python -m benchmarks.precision``, README "Precision"): LeNet-300-100 losses
-        move by under 10⁻³ of their value and its barriers by 0.07%; a ResNet-20 with
-        batch norm's by up to 1.6·10⁻² where the loss is high (mid-line between two
-        solutions) and its barriers by 0.2-0.3% (0.005-0.007 on barriers of 2-3), in
-        both ``bn`` modes: far below the barriers the papers compare. Keep
+        ``"bfloat16"`` evaluates a ResNet-20 5-6× faster than a float32 loop. What it
+        costs, measured (``python -m benchmarks.precision``, README "Precision"):
+        LeNet-300-100 losses move by under 10⁻³ of their value and its barriers by
+        0.07%; a ResNet-20 with batch norm's by up to 1.6·10⁻² where the loss is high
+        (mid-line between two solutions) and its barriers by 0.2-0.3% (0.005-0.007 on
+        barriers of 2-3), in both ``bn`` modes; zero barriers stayed zero. Keep
         ``"float32"`` (the default) where differences of that size matter, e.g. to
         tell a barrier of 0.01 from none. Recorded in the ``hyperparameters``
         attribute.
