@@ -147,7 +147,7 @@ def two_nets():
         torch.manual_seed(seed)
         net = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 3))
         opt = torch.optim.SGD(net.parameters(), lr=0.5)
-        for _ in range(150):
+        for _ in range(60):
             opt.zero_grad()
             nn.functional.cross_entropy(net(x), y).backward()
             opt.step()
