@@ -130,7 +130,10 @@ def evaluate(
         what it returned). Recorded in the hyperparameters.
     reference : state dict or module, optional
         A network θ_ref; adds ``divergence``, the root-mean-square distance between
-        outputs, sqrt(1/N Σᵢ ‖F(xᵢ, θ) − F(xᵢ, θ_ref)‖²) (Im et al. 2016, §4.1).
+        outputs, sqrt(1/N Σᵢ ‖F(xᵢ, θ) − F(xᵢ, θ_ref)‖²) (Im et al. 2016, §4.1), and
+        ``disagreement``, the share of examples whose predicted label (argmax over
+        dimension 1) differs from θ_ref's, computed in the same pass (NaN where the
+        outputs are not class scores, as for ``error="auto"``).
     divergence : {"outputs", "probabilities"}
         Compare raw outputs or softmax probabilities over dimension 1.
     device : str or torch.device
@@ -185,8 +188,8 @@ def evaluate(
     Returns
     -------
     xarray.Dataset
-        In the :mod:`landscapes.results` schema: ``loss``, ``error`` (and ``divergence``
-        and user metrics) over the path's dimensions (and ``split``), with the
+        In the :mod:`landscapes.results` schema: ``loss``, ``error`` (and ``divergence``,
+        ``disagreement`` and user metrics) over the path's dimensions (and ``split``), with the
         ``distance`` coordinate (over the anchors' entries, as
         :meth:`landscapes.paths.Path.distance`: a tied tensor, which ``state_dict``
         lists under each name, counts once per name). Non-finite losses are recorded
@@ -259,7 +262,7 @@ def evaluate(
     for name, fn in metrics.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"metric names must be identifiers, got {name!r}")
-        if name in ("loss", "error", "divergence"):
+        if name in ("loss", "error", "divergence", "disagreement"):
             raise ValueError(f"metric name {name!r} is reserved; choose another")
         _check_callable(f"metrics[{name!r}]", fn)
     check_output(output)

@@ -16,7 +16,8 @@ from torch import nn
 
 from landscapes.anchors import Anchor
 
-__all__ = ["Measures", "classification_error", "is_classification", "per_example_loss", "example_losses"]
+__all__ = ["Measures", "classification_error", "is_classification", "per_example_loss",
+           "example_losses", "label_disagreement"]
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -38,7 +39,8 @@ class Measures:
 
     @property
     def names(self) -> list[str]:
-        extra = ["divergence"] if self.reference is not None else []
+        # Divergence stays last: the sweep takes the square root of the last column.
+        extra = ["disagreement", "divergence"] if self.reference is not None else []
         return ["loss", "error", *self.metrics, *extra]
 
     @property
@@ -72,6 +74,29 @@ def classification_error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.
     if is_classification(outputs, targets):
         return (outputs.argmax(dim=1) != targets).to(torch.float64).mean()
     return None
+
+
+def label_disagreement(
+    outputs: torch.Tensor, reference: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor | None:
+    """Share of predicted labels that differ from the reference network's; ``None`` when
+    the outputs are not class scores for ``targets`` (see :func:`is_classification`).
+
+    The label is the argmax over dimension 1, which softmax does not move, so
+    ``reference`` may hold raw outputs or probabilities. With ``(N, C, L)`` outputs
+    every position's label counts, as in :func:`classification_error`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> out = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
+    >>> ref = torch.tensor([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]])
+    >>> round(float(label_disagreement(out, ref, torch.tensor([0, 0, 0]))), 4)
+    0.3333
+    """
+    if not is_classification(outputs, targets):
+        return None
+    return (outputs.argmax(dim=1) != reference.argmax(dim=1)).to(torch.float64).mean()
 
 
 def compare_form(outputs: torch.Tensor, divergence: str) -> torch.Tensor:
@@ -142,9 +167,9 @@ def row(
 ) -> torch.Tensor:
     """The batch's contributions to every measure at one point, in float64.
 
-    Loss, error and metrics are weighted by the batch size so that sums over batches
-    divided by the example count are means over the split; the divergence entry is the
-    sum of squared output distances. An undefined error (``error=None``, or one that
+    Loss, error, metrics and the label disagreement are weighted by the batch size so
+    that sums over batches divided by the example count are means over the split; the
+    divergence entry is the sum of squared output distances. An undefined error (``error=None``, or one that
     returns ``None``) is NaN. ``outputs`` are cast to float32 at least, so that
     reduced-precision forward passes still accumulate in full precision.
     """
@@ -170,6 +195,8 @@ def row(
     for fn in m.metrics.values():
         values.append(_float64(fn(outputs, targets), outputs) * n)
     if ref_out is not None:
+        agree = label_disagreement(outputs, ref_out, targets)
+        values.append(_float64(math.nan if agree is None else agree, outputs) * n)
         diff = compare_form(outputs, m.divergence) - ref_out
         values.append(diff.to(torch.float64).reshape(n, -1).pow(2).sum())
     return torch.stack(values)
