@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from landscapes import results
-from landscapes.app.analyses import ANALYSES, REGISTRY, get_analysis
+from landscapes.app.analyses import ANALYSES, REGISTRY, ZOO_ANALYSES, get_analysis
 from landscapes.app.outputs import working_in
 from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
 from landscapes.app.study import Study, cache_root, format_table, write_csv
@@ -34,7 +34,7 @@ BUDGETS: dict[str, Budget] = {
 }
 
 #: Aliases ``--analyses`` accepts besides the analysis names.
-GROUPS = {"zooms": ("zoom", "zoom_init", "zoom_final"), "all": ANALYSES}
+GROUPS = {"zooms": ("zoom", "zoom_init", "zoom_final"), "all": ANALYSES, "zoo": ZOO_ANALYSES}
 
 
 def run(
@@ -112,7 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the systems and analyses and exit")
     p.add_argument("--analyses", default="all",
                    help=f"comma-separated subset of {','.join(REGISTRY)}; 'zooms' means the "
-                        "three zoom windows (default: all)")
+                        "three zoom windows, 'zoo' the optimizer-zoo analyses of Im et al. "
+                        "(2016), which train tens of runs per system (default 'all': every "
+                        "analysis but the zoo's)")
     p.add_argument("--budget", choices=sorted(BUDGETS), default="quick",
                    help="quick: minutes on a CPU (default); paper: the papers' settings")
     add_flags(p, BUDGETS["quick"])

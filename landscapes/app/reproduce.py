@@ -50,10 +50,12 @@ class Plan:
     partial: dict[str, list[str]] = field(default_factory=dict)
     #: system name -> why it is not available.
     unavailable: dict[str, str] = field(default_factory=dict)
+    #: figure id -> the budgets that make it, when this one does not.
+    deferred: dict[str, str] = field(default_factory=dict)
 
     @property
     def made(self) -> list[Figure]:
-        return [f for f in self.figures if f.id not in self.blocked]
+        return [f for f in self.figures if f.id not in self.blocked and f.id not in self.deferred]
 
 
 def _needs_data(system: str, runtime: Runtime, download: bool) -> str:
@@ -70,11 +72,20 @@ def _needs_data(system: str, runtime: Runtime, download: bool) -> str:
 
 
 def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
-         download: bool = False) -> Plan:
-    """Which figures of ``paper`` can be made here and which (system, analysis) they need."""
+         download: bool = False, budget_name: str | None = None) -> Plan:
+    """Which figures of ``paper`` can be made here and which (system, analysis) they need.
+
+    A figure whose ``budgets`` leave out ``budget_name`` is deferred to them, with the
+    command that makes it.
+    """
     figures = list(paper.figures) if not figure_ids else [paper.figure(i) for i in figure_ids]
     out = Plan(paper, figures)
     for fig in figures:
+        if budget_name is not None and fig.budgets is not None and budget_name not in fig.budgets:
+            out.deferred[fig.id] = (f"made at --budget {' or '.join(fig.budgets)}: python -m "
+                                    f"landscapes.reproduce {paper.name} --budget "
+                                    f"{fig.budgets[0]}")
+            continue
         if fig.missing:
             out.blocked[fig.id] = fig.missing
             continue
@@ -108,10 +119,14 @@ def _findings(paper: Paper, the_plan: Plan, outcome: Outcome | None) -> list[dic
         skipped = [f for f in claim.figures if f not in made and f not in the_plan.blocked]
         missing = [s for s in claim.systems if s in the_plan.unavailable]
         row = {"figure": ", ".join(claim.figures), "claim": claim.quote}
+        deferred = [f for f in claim.figures if f in the_plan.deferred]
         if blocked or missing:
             why = (the_plan.blocked[blocked[0]] if blocked
                    else the_plan.unavailable[missing[0]])
             row.update(measured="", verdict=f"cannot run here: {why}")
+        elif deferred:
+            row.update(measured="", verdict=f"not run at this budget: figure {deferred[0]} is "
+                                            f"{the_plan.deferred[deferred[0]]}")
         elif skipped or outcome is None:
             row.update(measured="", verdict="not run (figure not selected)")
         else:
@@ -132,9 +147,11 @@ def _markdown(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_pl
     for r in rows:
         lines.append(f"| {r['figure']} | {cell(r['claim'])} | {cell(r['measured'])} | "
                      f"{cell(r['verdict'])} |")
-    if the_plan.blocked or the_plan.partial:
+    if the_plan.blocked or the_plan.partial or the_plan.deferred:
         lines += ["", "Not made here:", ""]
         for fid, why in the_plan.blocked.items():
+            lines.append(f"- Fig. {fid}: {why}")
+        for fid, why in the_plan.deferred.items():
             lines.append(f"- Fig. {fid}: {why}")
         for fid, systems in the_plan.partial.items():
             if fid not in the_plan.blocked:
@@ -155,7 +172,7 @@ def run(paper: Paper, budget: Budget, runtime: Runtime, out: Path, *,
     documentation shows to ``docs``, when given).
     """
     start = time.perf_counter()
-    the_plan = plan(paper, figure_ids, runtime, download)
+    the_plan = plan(paper, figure_ids, runtime, download, budget_name)
     systems = list(dict.fromkeys(s for s, _ in the_plan.pairs))
     analyses = list(dict.fromkeys(a for _, a in the_plan.pairs))
     study = Study(systems, analyses, budget, runtime, reuse, pairs=set(the_plan.pairs))
@@ -202,11 +219,14 @@ def _write_findings(paper: Paper, budget_name: str, rows: list[dict[str, str]], 
     writer.writeheader()
     writer.writerows(rows)
     text = _markdown(paper, budget_name, rows, the_plan, seconds)
-    targets = [out] + ([docs] if docs is not None else [])
-    for folder in targets:
-        results.atomic_write(folder / "findings.csv",
+    # The docs keep one findings file per budget of a paper that has several CPU budgets
+    # (im2016's quick and quick-conv), so the second run does not replace the first's.
+    stem = "findings" if budget_name in ("quick", "custom") else f"findings-{budget_name}"
+    targets = [(out, "findings")] + ([(docs, stem)] if docs is not None else [])
+    for folder, name in targets:
+        results.atomic_write(folder / f"{name}.csv",
                              lambda tmp: Path(tmp).write_text(buf.getvalue()))
-        results.atomic_write(folder / "findings.md", lambda tmp: Path(tmp).write_text(text))
+        results.atomic_write(folder / f"{name}.md", lambda tmp: Path(tmp).write_text(text))
     if docs is not None and paper.name == "goodfellow2015":
         from landscapes.app.papers.goodfellow2015 import formula_files
 
@@ -223,8 +243,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true",
                    help="list the papers and their figures (with what each needs) and exit")
     p.add_argument("--figures", help="comma-separated figure ids, e.g. 4,5 (default: all)")
-    p.add_argument("--budget", choices=("quick", "paper"), default="quick",
-                   help="quick: minutes on a CPU (default); paper: the paper's settings")
+    p.add_argument("--budget", default="quick",
+                   help="quick: minutes on a CPU (default); paper: the paper's settings; a "
+                        "paper may have more (im2016: quick-conv, its conv-net figures)")
     p.add_argument("--out", type=Path, help="output folder (default "
                    "$LANDSCAPES_HOME/reproduce/PAPER/<budget>, one per budget and figures)")
     p.add_argument("--docs", type=Path, help="also write the figures (PNG) and findings the "
@@ -248,12 +269,15 @@ def _parser() -> argparse.ArgumentParser:
 def _list(runtime: Runtime) -> None:
     for name in REGISTRY:
         paper = get_paper(name)
-        print(f"{name}: {paper.citation}")
+        print(f"{name}: {paper.citation} (budgets: {', '.join(paper.budgets)})")
         the_plan = plan(paper, None, runtime)
         for fig in paper.figures:
             status = the_plan.blocked.get(fig.id, "")
             if not status and fig.id in the_plan.partial:
                 status = f"without {', '.join(the_plan.partial[fig.id])}"
+            if fig.budgets is not None:
+                status = ", ".join(t for t in (status, f"--budget {' or '.join(fig.budgets)}")
+                                   if t)
             print(f"  figure {fig.id:9s} {fig.title}" + (f"  [{status}]" if status else ""))
 
 
@@ -273,9 +297,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.paper is None:
             parser.error(f"name a paper: one of {sorted(REGISTRY)} (see --list)")
         paper = get_paper(args.paper)
+        if args.budget not in paper.budgets:
+            from landscapes.names import unknown_name
+
+            raise unknown_name(f"budget of {paper.name}", args.budget, paper.budgets)
         budget = budget_from_args(paper.budgets[args.budget], args)
         figure_ids = [f.strip() for f in args.figures.split(",")] if args.figures else None
-        the_plan = plan(paper, figure_ids, runtime, args.download)
+        the_plan = plan(paper, figure_ids, runtime, args.download, args.budget)
         from landscapes.app.outputs import check_writable, claim, tag
         from landscapes.home import home
 
@@ -309,6 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for fid, why in the_plan.blocked.items():
         where = f" (data root: {data_root(runtime.data_dir)})" if "data root" in why else ""
         say(runtime, f"figure {fid} cannot be made here: {why}{where}")
+    for fid, why in the_plan.deferred.items():
+        say(runtime, f"figure {fid} is {why}")
     if the_plan.pairs:
         from landscapes.app.projection import project
 

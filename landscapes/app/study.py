@@ -47,12 +47,13 @@ def say(runtime: Runtime, message: str) -> None:
 def cache_key(system: System, analysis: Analysis, budget: Budget, runtime: Runtime) -> str:
     """Everything the result depends on, and nothing else, as canonical JSON.
 
-    The system's identity (a closed form's name; a network's final weights, evaluation
-    data and device type), the budget fields the system and the analysis use, and the
+    The system's identity (a closed form's name; a network's final weights -- those of
+    the runs the analysis trains besides too -- evaluation data and device type), the
+    budget fields the system and the analysis use, and the
     code (:func:`source_digest`).
     """
     used = tuple(sorted(set(system.uses) | set(analysis.uses)))
-    return json.dumps([system.name, system.key(budget, runtime), analysis.name,
+    return json.dumps([system.name, system.key(budget, runtime, analysis), analysis.name,
                        json.loads(budget.key(used)), source_digest()], sort_keys=True)
 
 
