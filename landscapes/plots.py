@@ -191,6 +191,7 @@ def plot_surface(
     shape: str = "auto",
     labels: Sequence[str] | None = None,
     colorbar: bool = True,
+    geometry: str = "auto",
 ) -> Axes:
     """Filled contours of a variable over a 2-D (alpha, beta) slice, with a colour bar.
 
@@ -227,6 +228,10 @@ def plot_surface(
     colorbar : bool
         Add a colour bar (leave it off for panels that share one; give them the same
         ``levels``).
+    geometry : {"auto", "equilateral"}
+        The triangle's shape: its true side lengths where the distances allow
+        (``"auto"``), or equilateral, so that small panels of very unequal triangles
+        stay readable.
 
     Returns
     -------
@@ -261,6 +266,8 @@ def plot_surface(
     """
     if shape not in ("auto", "square", "triangle"):
         raise ValueError(f"shape must be 'auto', 'square' or 'triangle', got {shape!r}")
+    if geometry not in ("auto", "equilateral"):
+        raise ValueError(f"geometry must be 'auto' or 'equilateral', got {geometry!r}")
     if shape == "auto":
         shape = "triangle" if _path_kind(ds) == "barycentric" else "square"
     da = _variable(ds, var, "plot_surface")
@@ -284,7 +291,8 @@ def plot_surface(
     alpha = np.asarray(da["alpha"].values, dtype=float)
     beta = np.asarray(da["beta"].values, dtype=float)
     if shape == "triangle":
-        filled = _triangle(ax, alpha, beta, values.T, _distances(ds, da), levels, labels)
+        distances = _distances(ds, da) if geometry == "auto" else None
+        filled = _triangle(ax, alpha, beta, values.T, distances, levels, labels)
     else:
         filled = ax.contourf(alpha, beta, np.ma.masked_invalid(values), levels=levels)
         ax.set_xlabel("α")

@@ -52,6 +52,8 @@ class Plan:
     unavailable: dict[str, str] = field(default_factory=dict)
     #: figure id -> the budgets that make it, when this one does not.
     deferred: dict[str, str] = field(default_factory=dict)
+    #: figure id -> why drawing it failed (its data and claims are still written).
+    failed: dict[str, str] = field(default_factory=dict)
 
     @property
     def made(self) -> list[Figure]:
@@ -153,6 +155,9 @@ def _markdown(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_pl
             lines.append(f"- Fig. {fid}: {why}")
         for fid, why in the_plan.deferred.items():
             lines.append(f"- Fig. {fid}: {why}")
+    if the_plan.failed:
+        lines += ["", "Could not be drawn (a bug: please report it):", ""]
+        lines += [f"- Fig. {fid}: {why}" for fid, why in the_plan.failed.items()]
         for fid, systems in the_plan.partial.items():
             if fid not in the_plan.blocked:
                 lines.append(f"- Fig. {fid} without {', '.join(systems)}: "
@@ -187,7 +192,14 @@ def run(paper: Paper, budget: Budget, runtime: Runtime, out: Path, *,
     for fig in the_plan.made:
         if fig.draw is not None:
             say(runtime, f"figure {fig.id}: {fig.title}")
-            _save_figure(fig.draw(outcome), out / fig.file, docs)
+            try:
+                drawn = fig.draw(outcome)
+            except Exception as exc:  # noqa: BLE001 -- one broken figure must not lose the rest
+                the_plan.failed[fig.id] = f"{type(exc).__name__}: {exc}"
+                say(runtime, f"figure {fig.id} could not be drawn ({the_plan.failed[fig.id]}); "
+                             "the other figures and the findings are still written")
+                continue
+            _save_figure(drawn, out / fig.file, docs)
     tree = {**study.tree(), **outcome.extra}
     results.save(tree, out / "results.nc")
     if study.parts:

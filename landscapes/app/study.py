@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import sys
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,11 +170,14 @@ class Study:
                 if system_name in row or not self._wanted(system_name, name):
                     continue
                 say(self.runtime, f"{name}: {system_name}")
+                started = time.perf_counter()
                 try:
                     row[system_name] = analyze(system, analysis, self.budget, self.runtime,
                                                self.reuse)
                 except Declined as why:
                     row[system_name] = why
+                say(self.runtime, f"{name}: {system_name} took "
+                                  f"{time.perf_counter() - started:.0f} s")
         return self
 
     # ------------------------------------------------------------------ views

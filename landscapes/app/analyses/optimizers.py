@@ -50,6 +50,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Outputs compared by the functional distance (:func:`landscapes.evaluate`'s choice).
 OUTPUTS = "probabilities"
+#: What every pair's line holds.
+VARIABLES = ("loss", "error", "disagreement", "divergence")
 #: The label of the shared initialisation among the evaluated points.
 INIT = "init"
 
@@ -82,7 +84,7 @@ class Optimizers(Analysis):
             finals = {n: runs[n].final(r) for n in names}
             ok = {n: not runs[n].diverged(r) for n in names}
             frame = zoo.Frame({"optimizer_a": names, "optimizer_b": names}, grid,
-                              splits=budget.splits)
+                              splits=budget.splits, variables=VARIABLES)
             for i, a in enumerate(names):
                 ends = {b: finals[b] for b in names[i + 1:] if ok[b]}
                 if ok[a] and ends:
@@ -105,8 +107,11 @@ class Optimizers(Analysis):
 
     # ------------------------------------------------------------------ reporting
     def rows(self, ds: xr.Dataset, context: Context) -> dict[str, str]:
+        """Means over the pairs whose runs both trained (the others are named)."""
         barrier, dist, agree, share = [], [], [], []
-        for split, c in per_split(ds):
+        mask = trained_pairs(ds)
+        kept = ds.assign({v: ds[v].where(mask) for v in VARIABLES})
+        for split, c in per_split(kept):
             b = metrics.linear_barrier(c.loss).height
             end = c.isel(alpha=-1)
             barrier.append((split, mean_std(b)))
@@ -114,6 +119,7 @@ class Optimizers(Analysis):
             agree.append((split, mean_std(end.disagreement, ".2f")))
             share.append((split, mean_std(disagreement_share(c), ".2f")))
         return {"optimizer runs diverged": diverged_text(ds),
+                "optimizer runs that did not train": untrained_text(ds),
                 "barrier between optimizers' solutions": cells(barrier),
                 f"functional distance between solutions ({OUTPUTS})": cells(dist),
                 "label disagreement between solutions": cells(agree),
@@ -158,6 +164,47 @@ def diverged_text(ds: xr.Dataset, dim: str = "optimizer") -> str:
         if reps:
             out.append(f"{zoo.label(str(name))} ({', '.join(reps)})")
     return ", ".join(out) if out else "none"
+
+
+def untrained(ds: xr.Dataset) -> xr.DataArray:
+    """Runs that diverged or ended no lower than they started, per replicate and optimizer.
+
+    A finite loss can still be a failed run: RK2's midpoint method at the paper's doubled
+    rate ends far above the init's loss with chance accuracy. Such a solution is a point
+    in parameter space like any other, and its lines are evaluated, but the claims about
+    "local minima found by different algorithms" leave it out and name it.
+    """
+    final, init = _train(ds.final_loss), _train(ds.init_loss)
+    return (ds.diverged > 0) | ~(final < init)
+
+
+def trained_pairs(ds: xr.Dataset) -> xr.DataArray:
+    """Whether both runs of each pair (a, b) trained (see :func:`untrained`)."""
+    ok = ~untrained(ds)
+    return ok.rename(optimizer="optimizer_a") & ok.rename(optimizer="optimizer_b")
+
+
+def _train(da: xr.DataArray) -> xr.DataArray:
+    """The training split of ``da`` (the first split when there is none called so)."""
+    if "split" not in da.dims:
+        return da
+    return da.sel(split="train") if "train" in da.split.values else da.isel(split=0)
+
+
+def untrained_text(ds: xr.Dataset) -> str:
+    """``none`` or ``RK2 midpoint (r0: training loss 19 from 2.3, r1: ...)``."""
+    if "system" in ds.dims:
+        ds = ds.isel(system=0)
+    flags = untrained(ds)
+    train, start = _train(ds.final_loss), _train(ds.init_loss)
+    out = []
+    for name in flags.optimizer.values:
+        hit = [r for r in flags.replicate.values if bool(flags.sel(optimizer=name, replicate=r))]
+        if hit:
+            parts = [f"r{int(r)}: training loss {float(train.sel(optimizer=name, replicate=r)):.3g}"
+                     f" from {float(start.sel(replicate=r)):.3g}" for r in hit]
+            out.append(f"{zoo.label(str(name))} ({', '.join(parts)})")
+    return "; ".join(out) if out else "none"
 
 
 ANALYSIS = Optimizers()

@@ -33,6 +33,7 @@ from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
 from landscapes.app.analyses.base import COMMON, Analysis, Context, Replicates, mean_std
 from landscapes.app.analyses.basin import training_loss
+from landscapes.app.analyses.optimizers import VARIABLES
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -110,7 +111,8 @@ class Switching(Analysis):
         parts = []
         for r in range(reps.count):
             frame = zoo.Frame({"switch": switches, "fraction_a": FRACTIONS,
-                               "fraction_b": FRACTIONS}, grid, splits=budget.splits)
+                               "fraction_b": FRACTIONS}, grid, splits=budget.splits,
+                              variables=VARIABLES)
             shape = (len(switches), len(FRACTIONS), len(steps))
             distance = np.full(shape, np.nan)
             loss = np.full((len(budget.splits), *shape), np.nan)

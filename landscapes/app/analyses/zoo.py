@@ -278,16 +278,19 @@ class Frame:
         The path grid every result shares (``beta`` for 2-D slices).
     splits : sequence of str
         The evaluation splits.
+    variables : sequence of str
+        The variables every result has; any of them nothing was put in is all NaN.
     """
 
     def __init__(self, dims: Mapping[str, Sequence[Any]], alpha: Any, beta: Any = None, *,
-                 splits: Sequence[str]) -> None:
+                 splits: Sequence[str],
+                 variables: Sequence[str] = ("loss", "error")) -> None:
         self.dims = {k: list(v) for k, v in dims.items()}
         self.alpha = np.asarray(alpha, dtype=float)
         self.beta = None if beta is None else np.asarray(beta, dtype=float)
         self.splits = [str(s) for s in splits]
         self._seen = False
-        self.values: dict[str, xr.DataArray] = {}
+        self.values: dict[str, xr.DataArray] = {v: self._empty(True) for v in variables}
         self.distance: xr.DataArray | None = None
         self.evaluation: dict[str, Any] = {}
         self.device = "cpu"

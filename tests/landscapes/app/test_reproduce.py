@@ -102,3 +102,50 @@ def test_list_shows_papers_figures_and_what_they_need(capsys, data_root, monkeyp
     assert reproduce.main(["--list"]) == 0
     out = capsys.readouterr().out
     assert "goodfellow2015" in out and "frankle2020" in out and "needs CIFAR-10" in out
+
+
+#: im2016 on two optimizers and one switch, seconds of training each.
+IM_TINY = ["--epochs", "2", "--train-examples", "256", "--eval-examples", "64", "--points", "5",
+           "--surface-points", "3", "--trajectory-points", "2", "--replicates", "2",
+           "--optimizers", "sgd,adam", "--switches", "adam>sgd"]
+
+
+def test_im2016_on_tiny_networks_writes_its_figures_and_judges_every_claim(tmp_path,
+                                                                          data_root):
+    out = tmp_path / "out"
+    argv = ["im2016", *IM_TINY, "--data-dir", str(data_root), "--out", str(out), "--quiet",
+            "--device", "cpu"]
+    assert reproduce.main(argv) == 0
+    for fid in ("table1", "2", "3", "4", "5", "6", "7", "10"):
+        assert (out / f"figure{fid}.png").stat().st_size > 0, fid
+    assert not (out / "figure8.png").exists() and not (out / "figure11.png").exists()
+    rows = findings(out)
+    assert len(rows) == len(get_paper("im2016").claims)
+    for r in rows:
+        assert r["verdict"].split(":")[0] in VERDICTS or r["verdict"].startswith("not run"), r
+        if r["figure"] in ("8", "11"):
+            assert r["verdict"].startswith("not run at this budget") and "quick-conv" in \
+                r["verdict"]
+        else:
+            assert r["measured"] and r["verdict"] in ("reproduced", "differs"), r
+    from landscapes import results
+
+    tree = results.load_tree(out / "results.nc")
+    assert {"optimizers", "basin", "surfaces", "switching"} <= set(tree.children)
+    assert "Fig. 8: made at --budget quick-conv" in (out / "findings.md").read_text()
+
+
+def test_im2016_budgets_and_deferred_figures(data_root, capsys):
+    paper = get_paper("im2016")
+    runtime = Runtime(data_dir=data_root)
+    quick = reproduce.plan(paper, None, runtime, budget_name="quick")
+    assert set(quick.deferred) == {"8", "11"} and "table1" in {f.id for f in quick.made}
+    conv = reproduce.plan(paper, None, runtime, budget_name="quick-conv")
+    assert {f.id for f in conv.made} == {"8", "11"}
+    assert {s for s, _ in conv.pairs} == {"fashion_resnet20"}
+    with pytest.raises(SystemExit):
+        reproduce.main(["im2016", "--budget", "quik-conv"])
+    assert "did you mean 'quick-conv'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        reproduce.main(["frankle2020", "--budget", "quick-conv"])
+    assert "unknown budget of frankle2020" in capsys.readouterr().err
