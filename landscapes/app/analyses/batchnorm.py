@@ -158,8 +158,8 @@ class BatchNorm(Analysis):
                                                      run.final(r)}, grid, "line")
                         frame.put(run.evaluate(path, self.name, r), batch_norm=bn)
                     rep = run.runs[r]
-                    curve = zoo.evaluate_points(run, r, {t: rep.state(t) for t in rep.iterations},
-                                                "step", self.name)
+                    curve = zoo.evaluate_points(run, r, rep.iterations, "step", self.name,
+                                                load=rep.state)
                     where = [steps.index(t) for t in curve.step.values]
                     curve_loss[:, b, k, where] = curve.loss.transpose("split", "step").values
                     curve_error[:, b, k, where] = curve.error.transpose("split", "step").values

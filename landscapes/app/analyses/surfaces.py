@@ -29,7 +29,7 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
-from landscapes.app.analyses.base import COMMON, Analysis, Context, Replicates, cells, mean_std
+from landscapes.app.analyses.base import COMMON, Analysis, Context, Replicates, mean_std
 from landscapes.app.analyses.basin import training_loss
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -175,7 +175,7 @@ class Surfaces(Analysis):
         return {"2-D pass between two solutions, init triangles (train)": mean_std(passes),
                 "  over the straight edge's barrier": mean_std(ratio[np.isfinite(ratio)], ".2f"),
                 "lowest pass between solutions, 3-4 solution slices (train)":
-                    cells([(None, mean_std(np.array(lowest, dtype=float)))])}
+                    mean_std(np.array(lowest, dtype=float))}
 
     def panel(self, ax: Axes, ds: xr.Dataset, context: Context) -> None:
         """The first init triangle (Table 1's first lower cell), replicate 0, on its triangle."""

@@ -118,7 +118,6 @@ class Switching(Analysis):
             loss = np.full((len(budget.splits), *shape), np.nan)
             error = np.full_like(loss, np.nan)
             diverged = np.zeros(shape[:2])
-            init = reps.init(r)
             for i, s in enumerate(switches):
                 finals = {f: runs[s, f].final(r) for f in FRACTIONS}
                 ok = {f: not runs[s, f].diverged(r) for f in FRACTIONS}
@@ -153,10 +152,10 @@ class Switching(Analysis):
         if key not in memo:
             rep = run.runs[r]
             steps = rep.iterations
-            states = {t: rep.state(t) for t in steps}
-            out = zoo.evaluate_points(run, r, states, "step", self.name)
-            init = states[0] if 0 in states else run.init(r)
-            memo[key] = out.assign(init_distance=("step", [zoo.distance(states[t], init)
+            out = zoo.evaluate_points(run, r, steps, "step", self.name, load=rep.state)
+            init = run.init(r)
+            # one checkpoint in memory at a time (a conv net's can be tens of MB)
+            memo[key] = out.assign(init_distance=("step", [zoo.distance(rep.state(t), init)
                                                            for t in steps]))
         return memo[key]
 

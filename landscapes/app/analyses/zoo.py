@@ -24,7 +24,7 @@ the checks for runs that diverged.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +36,24 @@ from landscapes.names import unknown_name
 if TYPE_CHECKING:  # pragma: no cover
     from landscapes.paths import Path
 
-__all__ = ["Recipe", "RECIPES", "ZOO", "SWITCHES", "recipe", "changes", "switch_changes",
-           "parse_switch", "label", "finite", "fan", "points", "Frame", "pairs",
-           "check_optimizers", "check_switches"]
+__all__ = [
+    "RECIPES",
+    "SWITCHES",
+    "ZOO",
+    "Frame",
+    "Recipe",
+    "changes",
+    "check_optimizers",
+    "check_switches",
+    "fan",
+    "finite",
+    "label",
+    "pairs",
+    "parse_switch",
+    "points",
+    "recipe",
+    "switch_changes",
+]
 
 
 @dataclass(frozen=True)
@@ -359,20 +374,30 @@ class Frame:
 GROUP = 16
 
 
-def evaluate_points(reps: Any, r: int, states: Mapping[Any, Mapping[str, Any]], dim: str,
-                    analysis: str) -> xr.Dataset:
+def evaluate_points(reps: Any, r: int, states: Mapping[Any, Mapping[str, Any]] | Sequence[Any],
+                    dim: str, analysis: str,
+                    load: Callable[[Any], Mapping[str, Any]] | None = None) -> xr.Dataset:
     """Loss and error at each state, dimensions ``(split, dim)``; NaN for a diverged one.
 
-    ``reps`` supplies the network and data (:meth:`Replicates.evaluate`); states are
-    evaluated :data:`GROUP` at a time and only if finite (see :func:`finite`).
+    ``reps`` supplies the network and data (:meth:`Replicates.evaluate`). ``states`` maps
+    labels to states, or lists labels that ``load(label)`` reads (checkpoints of a run),
+    so that at most :data:`GROUP` states are in memory at once. A state counts only if
+    finite (see :func:`finite`).
     """
-    keys = list(states)
-    good = [k for k in keys if finite(states[k])]
+    if load is None:
+        keys, load = list(states), states.__getitem__  # type: ignore[union-attr]
+    else:
+        keys = list(states)
     parts = []
-    for i in range(0, len(good), GROUP):
-        group = {k: states[k] for k in good[i:i + GROUP]}
-        ds = reps.evaluate(points(group, dim), analysis, r)
-        parts.append(ds[["loss", "error"]].isel(alpha=0, drop=True).drop_vars("distance"))
+    for i in range(0, len(keys), GROUP):
+        group = {}
+        for k in keys[i:i + GROUP]:
+            state = load(k)
+            if finite(state):
+                group[k] = state
+        if group:
+            ds = reps.evaluate(points(group, dim), analysis, r)
+            parts.append(ds[["loss", "error"]].isel(alpha=0, drop=True).drop_vars("distance"))
     if parts:
         out = xr.concat(parts, dim, combine_attrs="override") if len(parts) > 1 else parts[0]
         return out.reindex({dim: _labels(keys)})

@@ -1,4 +1,4 @@
-"""Tiny trained systems the zoo's analyses share: seconds of training on real MNIST."""
+"""Tiny trained systems the zoo's analyses, the study and the projection share."""
 
 from __future__ import annotations
 
