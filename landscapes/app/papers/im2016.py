@@ -618,8 +618,12 @@ def _c_unimodal(o: Outcome) -> tuple[str, str]:
 def _c_init_dependence(o: Outcome) -> tuple[str, str]:
     ds = o.ds(CONV, "batchnorm")
     spread = {bn: float(np.nanmean(init_spread(ds.sel(batch_norm=bn)))) for bn in WITH_WITHOUT}
+    bad = {bn: _diverged_runs(ds.sel(batch_norm=bn)) for bn in WITH_WITHOUT}
     text = (f"{CONV}, standard deviation of the final test error over inits (mean over "
-            f"optimizers): with batch norm {spread['with']:.4f}, without {spread['without']:.4f}")
+            f"optimizers): with batch norm {spread['with']:.4f}"
+            + (f" (diverged, left out: {bad['with']})" if bad["with"] else "")
+            + f", without {spread['without']:.4f}"
+            + (f" (diverged, left out: {bad['without']})" if bad["without"] else ""))
     return text, "reproduced" if spread["with"] < spread["without"] else "differs"
 
 
@@ -638,8 +642,10 @@ def _c_exotic(o: Outcome) -> tuple[str, str]:
             stalled = flag or not ratio < STALLED
             ok &= stalled if bn == "without" else not stalled
             parts.append(f"{init} {bn} BN: "
-                         + ("diverged" if flag else f"final/initial training loss {ratio:.2f}"))
-    return f"{CONV}: " + "; ".join(parts), "reproduced" if ok else "differs"
+                         + ("diverged" if flag else f"final/initial training loss {ratio:.3f}"))
+    text = (f"{CONV}, SGD, {int(o.ds(CONV, 'batchnorm').step.max())} iterations: "
+            + "; ".join(parts) + f" (stalled: above {STALLED:.0%} of the initial loss)")
+    return text, "reproduced" if ok else "differs"
 
 
 BUDGETS = {

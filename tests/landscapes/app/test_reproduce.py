@@ -149,3 +149,24 @@ def test_im2016_budgets_and_deferred_figures(data_root, capsys):
     with pytest.raises(SystemExit):
         reproduce.main(["frankle2020", "--budget", "quick-conv"])
     assert "unknown budget of frankle2020" in capsys.readouterr().err
+
+
+def test_a_figure_that_fails_to_draw_loses_nothing_else(tmp_path):
+    import dataclasses
+
+    from landscapes.app.settings import Budget
+
+    paper = get_paper("goodfellow2015")
+
+    def broken(outcome):
+        raise RuntimeError("no ink")
+
+    figures = tuple(dataclasses.replace(f, draw=broken) if f.id == "9" else f
+                    for f in paper.figures)
+    paper = dataclasses.replace(paper, figures=figures)
+    out = tmp_path / "out"
+    rows = reproduce.run(paper, Budget(), Runtime(progress=False), out, figure_ids=["9", "10"])
+    assert (out / "figure10.png").exists() and not (out / "figure9.png").exists()
+    assert any(r["figure"] == "9" and r["verdict"] == "reproduced" for r in rows)
+    text = (out / "findings.md").read_text()
+    assert "Could not be drawn" in text and "Fig. 9: RuntimeError: no ink" in text
