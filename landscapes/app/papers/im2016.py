@@ -66,10 +66,6 @@ LEVEL = 0.05
 #: "does not train at all": the final training loss keeps this share of the init's.
 STALLED = 0.95
 
-#: The switches of Fig. 7 (a-d); the quick budget runs these, the paper budget every one
-#: of App. A.6 too (SGD <-> Adadelta, Fig. 14).
-FIG7 = ("adam>sgd", "sgd>adam", "adam>adadelta", "adadelta>adam")
-
 QUICK_CONV = ("quick-conv", "paper")
 QUICK = ("quick", "paper")
 
@@ -649,8 +645,8 @@ def _c_exotic(o: Outcome) -> tuple[str, str]:
 
 
 BUDGETS = {
-    "quick": Budget(replicates=2, epochs=2.0, eval_examples=2000, points=21, surface_points=9,
-                    trajectory_points=16, switches=FIG7),
+    "quick": Budget(replicates=2, epochs=2.0, eval_examples=2000, points=21, surface_points=11,
+                    trajectory_points=16),
     "quick-conv": Budget(replicates=2, epochs=2.0, train_examples=2048, eval_examples=256,
                          points=9, surface_points=5, trajectory_points=4,
                          optimizers=("sgd", "adam", "adadelta")),
