@@ -274,6 +274,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--yes", action="store_true",
                    help="start a paper budget without the pause to read its projected time")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would be made, what cannot be, and the projected time; "
+                        "then stop")
     add_flags(p, Budget())
     return p
 
@@ -356,6 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         projection = project(the_plan.pairs, budget, runtime)
         print(f"{paper.name}, budget {args.budget}: {projection}", file=sys.stderr, flush=True)
+    if args.dry_run:
+        for fig in the_plan.made:
+            print(f"would make figure {fig.id}: {fig.title}")
+        return 0
+    if the_plan.pairs:
         if args.budget == "paper" and not args.yes and sys.stdin.isatty():
             input("press Enter to start (Ctrl-C to stop) ")
     start = time.perf_counter()

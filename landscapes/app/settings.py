@@ -87,6 +87,9 @@ class Budget:
                                    "or 'recompute' them at every point", "MODE")
     precision: str = _knob("float32", "precision of the evaluation's forward passes: "
                                       "float32 (exact), bfloat16 or float16 (autocast)", "P")
+    train_precision: str = _knob("float32", "precision of every network's training: "
+                                            "float32, or bfloat16 autocast (CPU and CUDA; "
+                                            "float16 on CUDA only)", "P")
 
     def __post_init__(self) -> None:
         _coerce(self)
@@ -188,6 +191,8 @@ def _validate(b: Budget) -> None:
         raise unknown_name("bn", b.bn, BN_MODES)
     if b.precision not in PRECISIONS:
         raise unknown_name("precision", b.precision, PRECISIONS)
+    if b.train_precision not in PRECISIONS:
+        raise unknown_name("train_precision", b.train_precision, PRECISIONS)
 
 
 # ------------------------------------------------------------------------ command line
@@ -234,7 +239,8 @@ def add_flags(parser: argparse.ArgumentParser, defaults: Budget) -> None:
             kind = {"int": int, "float": float}.get(base, str)
         shown = getattr(defaults, f.name)
         shown = ",".join(shown) if isinstance(shown, tuple) else ("all" if shown is None else shown)
-        choices = {"bn": BN_MODES, "precision": PRECISIONS}.get(f.name)
+        choices = {"bn": BN_MODES, "precision": PRECISIONS,
+                   "train_precision": PRECISIONS}.get(f.name)
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, type=kind,
                            metavar=f.metadata["metavar"], choices=choices,
                            help=f"{f.metadata['help']} [{shown}]")

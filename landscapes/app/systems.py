@@ -215,8 +215,8 @@ class NetworkSystem(System):
     """A named experiment from :mod:`experiments`, trained per replicate, then evaluated."""
 
     kind = "network"
-    uses = ("replicates", "seed", "epochs", "eval_examples", "train_examples", "splits", "bn",
-            "precision")
+    uses = ("replicates", "seed", "epochs", "eval_examples", "train_examples", "train_precision",
+            "splits", "bn", "precision")
 
     def __init__(self, name: str) -> None:
         from experiments.config import experiment
@@ -241,6 +241,8 @@ class NetworkSystem(System):
                                     dropout_seed=budget.seed)
         if budget.train_examples is not None:
             config = config.replace(train_examples=budget.train_examples)
+        if budget.train_precision != "float32":
+            config = config.replace(precision=budget.train_precision)
         if trajectory_points:
             # Evenly spaced checkpoints so the trajectory has points between Frankle's
             # log-spaced ones; the iterations per epoch are needed to place them.
