@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-__all__ = ["median_time", "forward_flops", "peak_gflops"]
+__all__ = ["median_time", "paired_median_times", "forward_flops", "peak_gflops", "conv_peak_gflops"]
 
 
 def _times(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -32,6 +32,30 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     True
     """
     return statistics.median(_times(fn, repeats))
+
+
+def paired_median_times(
+    first: Callable[[], object], second: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """Median wall-clock seconds of ``first`` and ``second``, timed alternately after
+    one warm-up call of each, so that a change in the machine's load over the run
+    weighs on both alike.
+
+    Examples
+    --------
+    >>> a, b = paired_median_times(lambda: sum(range(10)), lambda: sum(range(20)), 3)
+    >>> a >= 0 and b >= 0
+    True
+    """
+    first()
+    second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for fn, out in ((first, times[0]), (second, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def forward_flops(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:
@@ -67,12 +91,52 @@ def forward_flops(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:
     return sum(counts), (counts[0] if counts else 0)
 
 
-def peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+def _synced(fn: Callable[[], object], device: torch.device) -> Callable[[], object]:
+    """``fn`` followed by waiting for the device, so that timings cover the work."""
+    if device.type != "cuda":
+        return fn
+
+    def run() -> object:
+        out = fn()
+        torch.cuda.synchronize(device)
+        return out
+
+    return run
+
+
+def peak_gflops(size: int = 2048, repeats: int = 10, device: str = "cpu") -> float:
     """Best float32 ``torch.mm`` throughput of ``size``² matrices over ``repeats`` runs
     after a warm-up, in GFLOP/s.
 
     The best, not the median: a peak is what the machine can do, and on a shared
     machine other load only ever slows a run down.
     """
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    return 2 * size**3 / min(_times(lambda: torch.mm(a, b), repeats)) / 1e9
+    dev = torch.device(device)
+    a, b = torch.randn(size, size, device=dev), torch.randn(size, size, device=dev)
+    return 2 * size**3 / min(_times(_synced(lambda: torch.mm(a, b), dev), repeats)) / 1e9
+
+
+def conv_peak_gflops(
+    dtype: torch.dtype = torch.float32, repeats: int = 10, device: str = "cpu",
+    shapes: tuple[tuple[int, int], ...] = ((128, 8), (64, 16), (32, 32)),
+) -> float:
+    """Best throughput of a 64 → 64-channel 3×3 convolution on channels-last images,
+    in GFLOP/s: the best over ``repeats`` runs of each (batch, side) in ``shapes``
+    (ResNet-20's widest layers run on 8 × 8 maps).
+
+    Examples
+    --------
+    >>> conv_peak_gflops(repeats=1, shapes=((2, 8),)) > 0
+    True
+    """
+    dev = torch.device(device)
+    best = 0.0
+    with torch.no_grad():
+        for batch, side in shapes:
+            x = torch.randn(batch, 64, side, side, device=dev).to(dtype)
+            x = x.contiguous(memory_format=torch.channels_last)
+            w = torch.randn(64, 64, 3, 3, device=dev).to(dtype).contiguous(memory_format=torch.channels_last)
+            run = _synced(lambda: nn.functional.conv2d(x, w, padding=1), dev)
+            flops = 2 * 64 * 64 * 9 * batch * side * side
+            best = max(best, flops / min(_times(run, repeats)) / 1e9)
+    return best

@@ -35,7 +35,7 @@ def markdown(rows: Sequence[dict]) -> str:
     | w | 2.00 | 1.00 | 2.0 | 4.0 | 10.0 | 0.10 | 10.0 |
     """
     head = ["workload", "plain-loop s", "engine s", "ratio", "effective GFLOP/s",
-            "peak matmul GFLOP/s", "arithmetic limit s", "engine ÷ limit"]
+            "peak GFLOP/s (matmul; conv nets: 64→64 conv)", "arithmetic limit s", "engine ÷ limit"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append(

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from landscapes import evaluate, paths
+from landscapes.engine import PRECISIONS
 
 __all__ = ["Workload", "plain_loop", "lenet_workloads", "resnet_workloads", "peer"]
 
@@ -25,16 +26,23 @@ def plain_loop(
     bn_data: torch.Tensor | None = None,
     bn_batches: int = 0,
     batch_size: int = 1000,
+    precision: str = "float32",
+    device: str = "cpu",
 ) -> np.ndarray:
     """What a researcher writes by hand: ``load_state_dict`` and a DataLoader pass per
-    point (after a cumulative batch norm re-estimate when ``bn_data`` is given).
-    Returns the loss at the first ``points`` points."""
-    net = copy.deepcopy(model).eval()
+    point (after a cumulative batch norm re-estimate when ``bn_data`` is given), under
+    :func:`torch.autocast` for a reduced ``precision``. Returns the loss at the first
+    ``points`` points."""
+    net = copy.deepcopy(model).to(device).eval()
+    x, y = x.to(device), y.to(device)
+    bn_data = None if bn_data is None else bn_data.to(device)
     loader = DataLoader(TensorDataset(x, y), batch_size=batch_size)
+    dtype = PRECISIONS[precision]
+    autocast = torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
     out = []
     for i in range(len(path) if points is None else min(points, len(path))):
         net.load_state_dict(path.point(i))
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             if bn_data is not None:
                 for m in net.modules():
                     if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -46,7 +54,7 @@ def plain_loop(
                 net.eval()
             total, wrong = 0.0, 0.0
             for xb, yb in loader:
-                logits = net(xb)
+                logits = net(xb).float()
                 total += float(nn.functional.cross_entropy(logits, yb)) * len(yb)
                 wrong += float((logits.argmax(1) != yb).sum())
         out.append(total / len(x))
@@ -71,20 +79,28 @@ class Workload:
     #: Extra :func:`landscapes.evaluate` options, and the relative tolerance they allow.
     options: dict = field(default_factory=dict)
     rtol: float = 1e-4
+    #: Precision of both the engine and the plain loop (autocast for reduced ones).
+    precision: str = "float32"
+    device: str = "cpu"
+
+    @property
+    def conv(self) -> bool:
+        """Whether the model is a conv net (its peak is the convolution's)."""
+        return any(isinstance(m, nn.Conv2d) for m in self.model.modules())
 
     def engine(self) -> np.ndarray:
-        data = (self.x, self.y)
+        bn_data = None
         if self.bn == "recompute":
-            data = {"test": data, "train": (self.bn_data, torch.zeros(len(self.bn_data), dtype=torch.long))}
-        ds = evaluate(self.model, self.path, data, device="cpu", batch_size=self.batch_size,
-                      bn=self.bn, bn_batches=self.bn_batches, progress=False, **self.options)
-        loss = ds.loss.sel(split="test") if "split" in ds.loss.dims else ds.loss
-        return loss.values.reshape(-1)
+            bn_data = (self.bn_data, torch.zeros(len(self.bn_data), dtype=torch.long))
+        ds = evaluate(self.model, self.path, (self.x, self.y), device=self.device,
+                      batch_size=self.batch_size, bn=self.bn, bn_batches=self.bn_batches,
+                      bn_data=bn_data, precision=self.precision, progress=False, **self.options)
+        return ds.loss.values.reshape(-1)
 
     def plain(self) -> np.ndarray:
         bn_data = self.bn_data if self.bn == "recompute" else None
         return plain_loop(self.model, self.path, self.x, self.y, self.plain_points, bn_data,
-                          self.bn_batches, self.batch_size)
+                          self.bn_batches, self.batch_size, self.precision, self.device)
 
     @property
     def plain_fraction(self) -> float:
@@ -123,8 +139,7 @@ def lenet_workloads(
     name = f"LeNet-300-100, MNIST test {len(test[0])}, {alphas} α"
     out = [
         Workload(name, model, line, *test),
-        Workload(f"{name}, precision=bfloat16", model, line, *test,
-                 options={"precision": "bfloat16"}, rtol=5e-2),
+        Workload(f"{name}, precision=bfloat16", model, line, *test, precision="bfloat16", rtol=5e-2),
     ]
     if train is not None:
         out.append(Workload(f"LeNet-300-100, MNIST train {len(train[0])}, {alphas} α", model, line,
@@ -138,7 +153,9 @@ def resnet_workloads(
     builder: Callable[[], nn.Module], examples: int, alphas: int = 20, batch_size: int = 128,
     plain_points: int | None = None,
 ) -> list[Workload]:
-    """A ResNet-20-sized conv net with batch norm on CIFAR-shaped random tensors."""
+    """A ResNet-20-sized conv net with batch norm on CIFAR-shaped random tensors, both
+    batch norm modes, in float32 and bfloat16 (each against the plain loop in the same
+    precision)."""
     model, a, b = _pair(builder, 0)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(examples, 3, 32, 32, generator=gen)
@@ -146,11 +163,12 @@ def resnet_workloads(
     bn_data = torch.randn(2 * batch_size, 3, 32, 32, generator=gen)
     line = paths.linear(a, b, np.linspace(0, 1, alphas))
     name = f"ResNet-20 (BN), CIFAR-shaped {examples}, {alphas} α"
-    return [
-        Workload(f"{name}, bn=interpolate", model, line, x, y, batch_size, plain_points=plain_points),
-        Workload(f"{name}, bn=recompute", model, line, x, y, batch_size, "recompute", bn_data,
-                 plain_points=plain_points),
-    ]
+    out = []
+    for bn in ("interpolate", "recompute"):
+        for precision, rtol in (("float32", 1e-4), ("bfloat16", 5e-2)):
+            out.append(Workload(f"{name}, bn={bn}, {precision}", model, line, x, y, batch_size, bn,
+                                bn_data, plain_points=plain_points, precision=precision, rtol=rtol))
+    return out
 
 
 def peer(work: Workload) -> Callable[[], object] | None:

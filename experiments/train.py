@@ -27,6 +27,10 @@ at rounding level (MKL and oneDNN split sums by thread), as on the CPU model or 
 torch version; like those it does not name a run, but a run records it, and a resumed
 run keeps it so that it stays bit-identical to an uninterrupted one.
 
+A run whose training loss becomes NaN or inf is not an error: it trains to the end and
+its summary records the first such iteration (``diverged_at``; None for a healthy run),
+which the analyses read to show it as diverged.
+
 Command line: ``python -m experiments.train mnist_mlp --replicates 3``; ``--list``
 lists the experiments and ``--help`` every hyperparameter.
 """
@@ -270,6 +274,8 @@ class _Trainer:
         self.optimizer, self.schedule = self._optimizer(switched=False)
         self.scaler = torch.amp.GradScaler("cuda") if self.config.precision == "float16" else None
         self.seconds = 0.0
+        #: The first iteration whose training loss was NaN or inf (None: none so far).
+        self.diverged_at: int | None = None
         # A language model's hidden state, carried from one segment to the next within
         # an epoch as Zaremba et al. do (and saved with the resume state).
         self.hidden: tuple[torch.Tensor, ...] | None = None
@@ -354,6 +360,7 @@ class _Trainer:
         self.seconds = float(state["seconds"])
         hidden = state.get("hidden")
         self.hidden = tuple(hidden) if hidden else None
+        self.diverged_at = state.get("diverged_at")
         started = state.get("threads")
         if self.requested_threads is None and isinstance(started, int) and started >= 1:
             self.threads = started  # the same count keeps a resumed run bit-identical
@@ -377,7 +384,7 @@ class _Trainer:
         state = {"step": self.step, "model": self.model.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
                  "seconds": self.seconds, "hidden": list(self.hidden or ()),
-                 "threads": self.threads}
+                 "threads": self.threads, "diverged_at": self.diverged_at}
         if self.scaler is not None:
             state["scaler"] = self.scaler.state_dict()
         newest, previous = self.run.resume_paths
@@ -421,6 +428,10 @@ class _Trainer:
                 for inputs, targets in self._batches():
                     consistent = False
                     loss = self._train_step(inputs, targets)
+                    if self.diverged_at is None and not bool(torch.isfinite(loss)):
+                        # Recorded, not raised: a diverged run is a result (Im et al.'s zoo
+                        # has them); it trains on to the end, so every checkpoint exists.
+                        self.diverged_at = self.step
                     self.step += 1
                     if self.step == self.config.switch_at:
                         # Switched before the state at the switch is saved, so that a run
@@ -454,6 +465,8 @@ class _Trainer:
                    "device": str(self.device), "torch": torch.__version__,
                    "precision": self.config.precision,
                    "threads": self.threads if seconds is not None else None,
+                   # unknown (None) in a summary rebuilt from the final checkpoint
+                   "diverged_at": self.diverged_at,
                    "memory_format": "channels_last" if self.memory_format is torch.channels_last
                    else "contiguous"}
         for split in ("train", "test"):
@@ -831,6 +844,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"replicate {r}: {run.path}\n  train accuracy {s['train_accuracy']:.4f}, "
                   f"test accuracy {s['test_accuracy']:.4f}, {pace} over {s['iterations']} "
                   f"iterations ({s.get('precision', 'float32')}, {_threads(s.get('threads'))})")
+            if s.get("diverged_at") is not None:
+                print(f"  diverged: the training loss was NaN or inf from iteration "
+                      f"{s['diverged_at']} on")
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -178,6 +178,39 @@ class Path:
             dist = dist * sign.reshape([-1 if d == axis else 1 for d in range(dist.ndim)])
         return dist
 
+    def resampled(self, alpha: Any) -> Path:
+        """The same line at other α, sharing this path's anchors (no copies).
+
+        For paths whose points are θ(α) = (1 − α)·θ_0 + α·θ_1 (:func:`linear`,
+        :func:`ray`): evaluating several of them in a
+        :func:`landscapes.engine.session` then reuses what depends on the anchors.
+
+        Examples
+        --------
+        >>> import torch
+        >>> line = linear({"w": torch.zeros(1)}, {"w": torch.ones(1)}, [0.0, 1.0])
+        >>> half = line.resampled([0.5])
+        >>> float(half.point(0)["w"]), half.anchors is line.anchors
+        (0.5, True)
+        """
+        grid = self.coords.get("alpha")
+        if (
+            self.dims != ("alpha",)
+            or len(self.anchors) != 2
+            or grid is None
+            or not np.array_equal(self.coefficients, np.stack([1.0 - grid, grid], axis=1))
+            or not (self.origin == self.origin[0]).all()
+        ):
+            raise ValueError(
+                f"resampled needs a line θ(α) = (1 − α)·θ_0 + α·θ_1 (paths.linear or "
+                f"paths.ray); this {self.kind!r} path has dims {self.dims!r}"
+            )
+        new = _as_grid(alpha, "alpha")
+        return Path(
+            self.anchors, self.names, np.stack([1.0 - new, new], axis=1), self.dims,
+            {"alpha": new}, self.origin[0], self.kind, dict(self.info), self.affine,
+        )
+
 def materialize(anchors: Sequence[Anchor], coefficients: np.ndarray) -> list[Anchor]:
     """Materialise the points with the given coefficient rows.
 

@@ -188,8 +188,20 @@ def plot_surface(
     *,
     levels: int | Sequence[float] = 20,
     log: bool = False,
+    shape: str = "auto",
+    labels: Sequence[str] | None = None,
+    colorbar: bool = True,
+    geometry: str = "auto",
 ) -> Axes:
     """Filled contours of a variable over a 2-D (alpha, beta) slice, with a colour bar.
+
+    A barycentric slice (Im et al. 2016, App. A.1) is a triangle in parameter space,
+    θ(α, β) = (1 − α)·θ₀ + αβ·θ₁ + α(1 − β)·θ₂, and is drawn as one: every point sits at
+    (1 − α)·P₀ + αβ·P₁ + α(1 − β)·P₂ for vertices P₀ (apex), P₁ and P₂ (the base, P₂
+    on the left). When the slice has its ``distance`` coordinate ‖θ(α, β) − θ₀‖, the
+    triangle has the true side lengths ‖θ₁ − θ₀‖, ‖θ₂ − θ₀‖ and ‖θ₁ − θ₂‖ (fitted by
+    least squares from the distances, exact up to rounding), so the picture is an
+    isometric image of the plane the three points span; otherwise it is equilateral.
 
     Parameters
     ----------
@@ -205,18 +217,34 @@ def plot_surface(
     log : bool
         Contour log10 of the values, for losses spanning decades; values ≤ 0 are left
         blank.
+    shape : {"auto", "square", "triangle"}
+        ``"triangle"`` draws a barycentric slice on its triangle, ``"square"`` any
+        slice on its (α, β) rectangle; ``"auto"`` picks the triangle when the dataset
+        says its path was barycentric (a DataArray carries no such record: pass
+        ``"triangle"``).
+    labels : sequence of str, optional
+        Names written at the vertices: three for a triangle (θ₀, θ₁, θ₂), four for the
+        corners (0, 0), (1, 0), (0, 1), (1, 1) of a square.
+    colorbar : bool
+        Add a colour bar (leave it off for panels that share one; give them the same
+        ``levels``).
+    geometry : {"auto", "equilateral"}
+        The triangle's shape: its true side lengths where the distances allow
+        (``"auto"``), or equilateral, so that small panels of very unequal triangles
+        stay readable.
 
     Returns
     -------
     matplotlib.axes.Axes
-        α runs along the horizontal axis, β along the vertical one. Non-finite values
-        are left blank.
+        On the square, α runs along the horizontal axis and β along the vertical one.
+        Non-finite values are left blank.
 
     Raises
     ------
     ValueError
-        For an unknown ``var``, a missing ``alpha`` or ``beta``, another dimension
-        longer than 1, or no finite value to draw.
+        For an unknown ``var`` or ``shape``, a missing ``alpha`` or ``beta``, another
+        dimension longer than 1, a triangle whose grid does not span [0, 1]², or no
+        finite value to draw.
 
     Examples
     --------
@@ -229,7 +257,19 @@ def plot_surface(
     >>> ax = plot_surface(L, log=False)
     >>> ax.get_xlabel(), ax.get_ylabel()
     ('α', 'β')
+    >>> g = np.linspace(0, 1, 5)
+    >>> T = xr.DataArray(np.add.outer(g, g), dims=("alpha", "beta"),
+    ...                  coords={"alpha": g, "beta": g})
+    >>> ax = plot_surface(T, shape="triangle", labels=["init", "a", "b"])
+    >>> [t.get_text() for t in ax.texts]
+    ['init', 'a', 'b']
     """
+    if shape not in ("auto", "square", "triangle"):
+        raise ValueError(f"shape must be 'auto', 'square' or 'triangle', got {shape!r}")
+    if geometry not in ("auto", "equilateral"):
+        raise ValueError(f"geometry must be 'auto' or 'equilateral', got {geometry!r}")
+    if shape == "auto":
+        shape = "triangle" if _path_kind(ds) == "barycentric" else "square"
     da = _variable(ds, var, "plot_surface")
     for d in ("alpha", "beta"):
         if d not in da.dims:
@@ -248,17 +288,105 @@ def plot_surface(
     if not np.isfinite(values).any():
         raise ValueError("plot_surface found no finite values to draw")
     ax = _axes(ax)
-    filled = ax.contourf(
-        np.asarray(da["alpha"].values, dtype=float),
-        np.asarray(da["beta"].values, dtype=float),
-        np.ma.masked_invalid(values),
-        levels=levels,
-    )
-    name = str(da.attrs.get("long_name", da.name or var))
-    ax.figure.colorbar(filled, ax=ax, label=f"log10 {name}" if log else name)
-    ax.set_xlabel("α")
-    ax.set_ylabel("β")
+    alpha = np.asarray(da["alpha"].values, dtype=float)
+    beta = np.asarray(da["beta"].values, dtype=float)
+    if shape == "triangle":
+        distances = _distances(ds, da) if geometry == "auto" else None
+        filled = _triangle(ax, alpha, beta, values.T, distances, levels, labels)
+    else:
+        filled = ax.contourf(alpha, beta, np.ma.masked_invalid(values), levels=levels)
+        ax.set_xlabel("α")
+        ax.set_ylabel("β")
+        for text, x, y in zip(labels or (), (0, 1, 0, 1), (0, 0, 1, 1)):
+            ax.annotate(text, (x, y), ha="center", va="center", fontsize=7,
+                        bbox={"boxstyle": "round", "fc": "w", "alpha": 0.7})
+    if colorbar:
+        name = str(da.attrs.get("long_name", da.name or var))
+        ax.figure.colorbar(filled, ax=ax, label=f"log10 {name}" if log else name)
     return ax
+
+
+def _path_kind(ds: xr.Dataset | xr.DataArray) -> str | None:
+    """The path kind an engine result records in its hyperparameters, if any."""
+    import json
+
+    try:
+        return json.loads(ds.attrs.get("hyperparameters", "{}")).get("path")
+    except (ValueError, AttributeError):
+        return None
+
+
+def _distances(ds: xr.Dataset | xr.DataArray, da: xr.DataArray) -> np.ndarray | None:
+    """‖θ(α, β) − θ₀‖ on the (alpha, beta) grid, when the data has it."""
+    coord = ds.coords.get("distance") if "distance" in ds.coords else da.coords.get("distance")
+    if coord is None or set(coord.dims) != {"alpha", "beta"}:
+        return None
+    d = np.asarray(coord.transpose("alpha", "beta").values, dtype=float)
+    return d if np.isfinite(d).all() else None
+
+
+def _vertices(alpha: np.ndarray, beta: np.ndarray, distance: np.ndarray | None) -> np.ndarray:
+    """P₀ (apex), P₁, P₂ of the drawn triangle: true side lengths when distances are known.
+
+    d(α, β)² = α²·[β²·‖u‖² + (1 − β)²·‖v‖² + 2β(1 − β)·⟨u, v⟩] with u = θ₁ − θ₀ and
+    v = θ₂ − θ₀ is linear in (‖u‖², ‖v‖², ⟨u, v⟩): a least-squares fit recovers them.
+    """
+    if distance is not None:
+        aa, bb = np.meshgrid(alpha, beta, indexing="ij")
+        rows = np.stack([(aa * bb) ** 2, (aa * (1 - bb)) ** 2, 2 * aa ** 2 * bb * (1 - bb)], -1)
+        fit, *_ = np.linalg.lstsq(rows.reshape(-1, 3), (distance ** 2).ravel(), rcond=None)
+        uu, vv, uv = fit
+        c2 = uu + vv - 2 * uv
+        if min(uu, vv, c2) > 0:
+            c = np.sqrt(c2)
+            x = (vv + c2 - uu) / (2 * c)
+            y = np.sqrt(max(vv - x * x, 0.0))
+            if y > 0:
+                return np.array([[x, y], [c, 0.0], [0.0, 0.0]])
+    return np.array([[0.5, np.sqrt(3) / 2], [1.0, 0.0], [0.0, 0.0]])
+
+
+def _triangle(ax: Axes, alpha: np.ndarray, beta: np.ndarray, values: np.ndarray,
+              distance: np.ndarray | None, levels: int | Sequence[float],
+              labels: Sequence[str] | None) -> object:
+    """Filled contours of ``values`` (alpha × beta) on the barycentric triangle."""
+    from matplotlib.tri import Triangulation
+
+    if not (np.isclose(alpha.min(), 0) and np.isclose(alpha.max(), 1)
+            and np.isclose(beta.min(), 0) and np.isclose(beta.max(), 1)):
+        raise ValueError("a barycentric slice is drawn on its triangle only when alpha and "
+                         "beta span [0, 1]; use shape='square' for other windows")
+    P = _vertices(alpha, beta, distance)
+    aa, bb = np.meshgrid(alpha, beta, indexing="ij")
+    xy = ((1 - aa)[..., None] * P[0] + (aa * bb)[..., None] * P[1]
+          + (aa * (1 - bb))[..., None] * P[2])
+    n_a, n_b = len(alpha), len(beta)
+    index = np.arange(n_a * n_b).reshape(n_a, n_b)
+    index[0, :] = 0  # α = 0 is one point, θ₀: the apex
+    tris = []
+    for i in range(n_a - 1):
+        for j in range(n_b - 1):
+            p, q, r, s = index[i, j], index[i + 1, j], index[i + 1, j + 1], index[i, j + 1]
+            tris.append((p, q, r))
+            if p != s:
+                tris.append((p, r, s))
+    tris = np.array(tris)
+    z = values.ravel().copy()
+    z[0] = values[0, 0]
+    bad = ~np.isfinite(z)
+    mask = bad[tris].any(axis=1)
+    z[bad] = np.nanmin(z) if np.isfinite(z).any() else 0.0
+    tri = Triangulation(xy[..., 0].ravel(), xy[..., 1].ravel(), tris, mask=mask)
+    filled = ax.tricontourf(tri, z, levels=levels)
+    ax.plot(*np.vstack([P, P[:1]]).T, color="k", lw=0.8)
+    for text, (x, y), where in zip(labels or (), P, ("bottom", "top", "top")):
+        ax.annotate(text, (x, y), ha="center", va=where, fontsize=7,
+                    bbox={"boxstyle": "round", "fc": "w", "alpha": 0.7})
+    ax.set_aspect("equal")
+    ax.set_xlabel("parameter distance" if distance is not None else "")
+    ax.set_xticks([]) if distance is None else None
+    ax.set_yticks([])
+    return filled
 
 
 def plot_trajectory(

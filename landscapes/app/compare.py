@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from landscapes import results
-from landscapes.app.analyses import ANALYSES, REGISTRY, get_analysis
+from landscapes.app.analyses import ANALYSES, REGISTRY, ZOO_ANALYSES, get_analysis
+from landscapes.app.outputs import working_in
 from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
 from landscapes.app.study import Study, cache_root, format_table, write_csv
 from landscapes.app.systems import describe_systems, get_system
@@ -35,7 +36,7 @@ BUDGETS: dict[str, Budget] = {
 }
 
 #: Aliases ``--analyses`` accepts besides the analysis names.
-GROUPS = {"zooms": ("zoom", "zoom_init", "zoom_final"), "all": ANALYSES}
+GROUPS = {"zooms": ("zoom", "zoom_init", "zoom_final"), "all": ANALYSES, "zoo": ZOO_ANALYSES}
 
 
 def run(
@@ -118,7 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the systems and analyses and exit")
     p.add_argument("--analyses", default="all",
                    help=f"comma-separated subset of {','.join(REGISTRY)}; 'zooms' means the "
-                        "three zoom windows (default: all)")
+                        "three zoom windows, 'zoo' the optimizer-zoo analyses of Im et al. "
+                        "(2016), which train tens of runs per system (default 'all': every "
+                        "analysis but the zoo's)")
     p.add_argument("--budget", choices=sorted(BUDGETS), default="quick",
                    help="quick: minutes on a CPU (default); paper: the papers' settings")
     add_flags(p, BUDGETS["quick"])
@@ -213,22 +216,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(threads)  # one count for training and evaluation alike
     start = time.perf_counter()
-    try:
+    def work() -> tuple:
         with open_cluster(args.workers, args.scheduler, threads=args.threads,
                           quiet=args.quiet) as cluster:
-            client = None
+            here, client = runtime, None
             if cluster is not None:
-                runtime = replace(runtime, device=cluster.device(args.device))
-                client = cluster.client
-            _, table = run(args.systems, analyses, budget, out, runtime=runtime,
-                           reuse=not args.fresh, client=client)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished analyses and training checkpoints are kept; the same "
-              "command continues from them", file=sys.stderr)
-        return 130
+                here, client = replace(runtime, device=cluster.device(args.device)), cluster.client
+            return run(args.systems, analyses, budget, out, runtime=here, reuse=not args.fresh,
+                       client=client)
+
+    status, done = working_in(out, work, quiet=args.quiet)
+    if done is None:
+        return status
+    _, table = done
     print(format_table(table))
     print(f"\nwrote {out / 'comparison.nc'}, {out / 'comparison.png'}, {out / 'summary.csv'} "
           f"in {time.perf_counter() - start:.1f} s")

@@ -14,12 +14,14 @@ import hashlib
 import json
 import os
 import tempfile
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from landscapes import results
 
-__all__ = ["MANIFEST", "check_writable", "claim", "tag"]
+__all__ = ["MANIFEST", "check_writable", "claim", "tag", "working_in"]
 
 #: The file that records what a folder's results are.
 MANIFEST = "manifest.json"
@@ -94,3 +96,41 @@ def claim(folder: Path, request: dict[str, Any], what: str = "--out") -> None:
                              f"(differs in {differs}); choose another folder or remove it")
     text = json.dumps(wanted, indent=2, sort_keys=True) + "\n"
     results.atomic_write(target, lambda tmp: Path(tmp).write_text(text))
+
+
+T = TypeVar("T")
+
+
+def working_in(out: Path, work: Callable[[], T], quiet: bool = False) -> tuple[int, T | None]:
+    """Run ``work`` while holding ``out``'s lock; failures become one line and a status.
+
+    Two commands writing one folder take turns: the second waits (saying for whom),
+    then finds the first one's analyses in the cache. A user error (missing data, a bad
+    value found late) and a failed write (a full disk) print one ``error:`` line and
+    return 2; Ctrl-C returns 130 after saying what is kept.
+
+    Returns
+    -------
+    (int, object)
+        The exit status and what ``work`` returned (None unless the status is 0).
+    """
+    from experiments.lock import hold
+
+    def waiting(holder: str) -> None:
+        if not quiet:
+            print(f"waiting: process {holder} is writing {out}", file=sys.stderr, flush=True)
+
+    try:
+        with hold(Path(out) / ".lock", waiting=waiting):
+            return 0, work()
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        where = exc.filename or out
+        print(f"error: cannot write {where}: {exc.strerror or exc}; free some space or choose "
+              "another --out", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted: finished analyses and training checkpoints are kept; the same "
+              "command continues from them", file=sys.stderr)
+        return 130, None
+    return 2, None

@@ -69,6 +69,8 @@ def project(pairs: Collection[tuple[str, str]], budget: Budget, runtime: Runtime
         config = system.config_for(budget, runtime)
         total = config.iterations(per_epoch)
         training += train_rate * total * _unfinished(system, budget, runtime)
+        training += train_rate * total * _unfinished_variants(system, analyses, budget,
+                                                              runtime, total)
         examples = _examples(system, budget, runtime)
         points = sum(_points(a, budget, total, per_epoch) for a in analyses)
         evaluation += eval_rate * examples * points * budget.replicates
@@ -80,6 +82,24 @@ def _unfinished(system: NetworkSystem, budget: Budget, runtime: Runtime) -> int:
 
     config = system.config_for(budget, runtime, budget.trajectory_points)
     return sum(not Run(config, r, runtime.runs_dir).done for r in range(budget.replicates))
+
+
+def _unfinished_variants(system: NetworkSystem, analyses: list[Any], budget: Budget,
+                         runtime: Runtime, total: int) -> float:
+    """Runs the analyses train besides the system's own and the store lacks, in units of
+    one plain run: a Runge–Kutta step takes two gradients, so it counts twice."""
+    from experiments.store import Run
+
+    config = system.config_for(budget, runtime, budget.trajectory_points)
+    seen: dict[str, float] = {}
+    for analysis in analyses:
+        for changes in analysis.variants(config, total, budget):
+            variant = config.replace(**changes)
+            cost = 2.0 if variant.optimizer.startswith("rk_") else 1.0
+            seen[variant.name] = cost * sum(not Run(variant, r, runtime.runs_dir).done
+                                            for r in range(budget.replicates))
+    seen.pop(config.name, None)  # the system's own runs are counted already
+    return sum(seen.values())
 
 
 def _examples(system: NetworkSystem, budget: Budget, runtime: Runtime) -> int:
@@ -97,6 +117,8 @@ def _points(analysis: Any, budget: Budget, total: int, per_epoch: int) -> int:
     from experiments.checkpoints import schedule
 
     saved = schedule(total, per_epoch)
+    if hasattr(analysis, "count_points"):  # the zoo's analyses know their own
+        return analysis.count_points(budget, total, per_epoch)
     if analysis.name == "trajectory":
         return 0
     if analysis.name == "learning_curve":

@@ -23,6 +23,7 @@ from typing import Any
 
 from landscapes import results
 from landscapes.app.papers import REGISTRY, get_paper
+from landscapes.app.outputs import working_in
 from landscapes.app.papers.base import DATASET_NAMES, Figure, Outcome, Paper
 from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
 from landscapes.app.study import Study, cache_root, say, write_csv
@@ -50,10 +51,14 @@ class Plan:
     partial: dict[str, list[str]] = field(default_factory=dict)
     #: system name -> why it is not available.
     unavailable: dict[str, str] = field(default_factory=dict)
+    #: figure id -> the budgets that make it, when this one does not.
+    deferred: dict[str, str] = field(default_factory=dict)
+    #: figure id -> why drawing it failed (its data and claims are still written).
+    failed: dict[str, str] = field(default_factory=dict)
 
     @property
     def made(self) -> list[Figure]:
-        return [f for f in self.figures if f.id not in self.blocked]
+        return [f for f in self.figures if f.id not in self.blocked and f.id not in self.deferred]
 
 
 def _needs_data(system: str, runtime: Runtime, download: bool) -> str:
@@ -70,11 +75,20 @@ def _needs_data(system: str, runtime: Runtime, download: bool) -> str:
 
 
 def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
-         download: bool = False) -> Plan:
-    """Which figures of ``paper`` can be made here and which (system, analysis) they need."""
+         download: bool = False, budget_name: str | None = None) -> Plan:
+    """Which figures of ``paper`` can be made here and which (system, analysis) they need.
+
+    A figure whose ``budgets`` leave out ``budget_name`` is deferred to them, with the
+    command that makes it.
+    """
     figures = list(paper.figures) if not figure_ids else [paper.figure(i) for i in figure_ids]
     out = Plan(paper, figures)
     for fig in figures:
+        if budget_name is not None and fig.budgets is not None and budget_name not in fig.budgets:
+            out.deferred[fig.id] = (f"made at --budget {' or '.join(fig.budgets)}: python -m "
+                                    f"landscapes.reproduce {paper.name} --budget "
+                                    f"{fig.budgets[0]}")
+            continue
         if fig.missing:
             out.blocked[fig.id] = fig.missing
             continue
@@ -108,10 +122,14 @@ def _findings(paper: Paper, the_plan: Plan, outcome: Outcome | None) -> list[dic
         skipped = [f for f in claim.figures if f not in made and f not in the_plan.blocked]
         missing = [s for s in claim.systems if s in the_plan.unavailable]
         row = {"figure": ", ".join(claim.figures), "claim": claim.quote}
+        deferred = [f for f in claim.figures if f in the_plan.deferred]
         if blocked or missing:
             why = (the_plan.blocked[blocked[0]] if blocked
                    else the_plan.unavailable[missing[0]])
             row.update(measured="", verdict=f"cannot run here: {why}")
+        elif deferred:
+            row.update(measured="", verdict=f"not run at this budget: figure {deferred[0]} is "
+                                            f"{the_plan.deferred[deferred[0]]}")
         elif skipped or outcome is None:
             row.update(measured="", verdict="not run (figure not selected)")
         else:
@@ -132,10 +150,15 @@ def _markdown(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_pl
     for r in rows:
         lines.append(f"| {r['figure']} | {cell(r['claim'])} | {cell(r['measured'])} | "
                      f"{cell(r['verdict'])} |")
-    if the_plan.blocked or the_plan.partial:
+    if the_plan.blocked or the_plan.partial or the_plan.deferred:
         lines += ["", "Not made here:", ""]
         for fid, why in the_plan.blocked.items():
             lines.append(f"- Fig. {fid}: {why}")
+        for fid, why in the_plan.deferred.items():
+            lines.append(f"- Fig. {fid}: {why}")
+    if the_plan.failed:
+        lines += ["", "Could not be drawn (a bug: please report it):", ""]
+        lines += [f"- Fig. {fid}: {why}" for fid, why in the_plan.failed.items()]
         for fid, systems in the_plan.partial.items():
             if fid not in the_plan.blocked:
                 lines.append(f"- Fig. {fid} without {', '.join(systems)}: "
@@ -157,7 +180,7 @@ def run(paper: Paper, budget: Budget, runtime: Runtime, out: Path, *,
     the training and the evaluations run as tasks on its cluster, with the same results.
     """
     start = time.perf_counter()
-    the_plan = plan(paper, figure_ids, runtime, download)
+    the_plan = plan(paper, figure_ids, runtime, download, budget_name)
     systems = list(dict.fromkeys(s for s, _ in the_plan.pairs))
     analyses = list(dict.fromkeys(a for _, a in the_plan.pairs))
     study = Study(systems, analyses, budget, runtime, reuse, pairs=set(the_plan.pairs),
@@ -173,7 +196,14 @@ def run(paper: Paper, budget: Budget, runtime: Runtime, out: Path, *,
     for fig in the_plan.made:
         if fig.draw is not None:
             say(runtime, f"figure {fig.id}: {fig.title}")
-            _save_figure(fig.draw(outcome), out / fig.file, docs)
+            try:
+                drawn = fig.draw(outcome)
+            except Exception as exc:  # noqa: BLE001 -- one broken figure must not lose the rest
+                the_plan.failed[fig.id] = f"{type(exc).__name__}: {exc}"
+                say(runtime, f"figure {fig.id} could not be drawn ({the_plan.failed[fig.id]}); "
+                             "the other figures and the findings are still written")
+                continue
+            _save_figure(drawn, out / fig.file, docs)
     tree = {**study.tree(), **outcome.extra}
     results.save(tree, out / "results.nc")
     if study.parts:
@@ -205,11 +235,14 @@ def _write_findings(paper: Paper, budget_name: str, rows: list[dict[str, str]], 
     writer.writeheader()
     writer.writerows(rows)
     text = _markdown(paper, budget_name, rows, the_plan, seconds)
-    targets = [out] + ([docs] if docs is not None else [])
-    for folder in targets:
-        results.atomic_write(folder / "findings.csv",
+    # The docs keep one findings file per budget of a paper that has several CPU budgets
+    # (im2016's quick and quick-conv), so the second run does not replace the first's.
+    stem = "findings" if budget_name in ("quick", "custom") else f"findings-{budget_name}"
+    targets = [(out, "findings")] + ([(docs, stem)] if docs is not None else [])
+    for folder, name in targets:
+        results.atomic_write(folder / f"{name}.csv",
                              lambda tmp: Path(tmp).write_text(buf.getvalue()))
-        results.atomic_write(folder / "findings.md", lambda tmp: Path(tmp).write_text(text))
+        results.atomic_write(folder / f"{name}.md", lambda tmp: Path(tmp).write_text(text))
     if docs is not None and paper.name == "goodfellow2015":
         from landscapes.app.papers.goodfellow2015 import formula_files
 
@@ -226,8 +259,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true",
                    help="list the papers and their figures (with what each needs) and exit")
     p.add_argument("--figures", help="comma-separated figure ids, e.g. 4,5 (default: all)")
-    p.add_argument("--budget", choices=("quick", "paper"), default="quick",
-                   help="quick: minutes on a CPU (default); paper: the paper's settings")
+    p.add_argument("--budget", default="quick",
+                   help="quick: minutes on a CPU (default); paper: the paper's settings; a "
+                        "paper may have more (im2016: quick-conv, its conv-net figures)")
     p.add_argument("--out", type=Path, help="output folder (default "
                    "$LANDSCAPES_HOME/reproduce/PAPER/<budget>, one per budget and figures)")
     p.add_argument("--docs", type=Path, help="also write the figures (PNG) and findings the "
@@ -244,6 +278,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--yes", action="store_true",
                    help="start a paper budget without the pause to read its projected time")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would be made, what cannot be, and the projected time; "
+                        "then stop")
     add_flags(p, Budget())
     add_cluster_flags(p)
     return p
@@ -252,12 +289,15 @@ def _parser() -> argparse.ArgumentParser:
 def _list(runtime: Runtime) -> None:
     for name in REGISTRY:
         paper = get_paper(name)
-        print(f"{name}: {paper.citation}")
+        print(f"{name}: {paper.citation} (budgets: {', '.join(paper.budgets)})")
         the_plan = plan(paper, None, runtime)
         for fig in paper.figures:
             status = the_plan.blocked.get(fig.id, "")
             if not status and fig.id in the_plan.partial:
                 status = f"without {', '.join(the_plan.partial[fig.id])}"
+            if fig.budgets is not None:
+                status = ", ".join(t for t in (status, f"--budget {' or '.join(fig.budgets)}")
+                                   if t)
             print(f"  figure {fig.id:9s} {fig.title}" + (f"  [{status}]" if status else ""))
 
 
@@ -284,9 +324,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.paper is None:
             parser.error(f"name a paper: one of {sorted(REGISTRY)} (see --list)")
         paper = get_paper(args.paper)
+        if args.budget not in paper.budgets:
+            from landscapes.names import unknown_name
+
+            raise unknown_name(f"budget of {paper.name}", args.budget, paper.budgets)
         budget = budget_from_args(paper.budgets[args.budget], args)
         figure_ids = [f.strip() for f in args.figures.split(",")] if args.figures else None
-        the_plan = plan(paper, figure_ids, runtime, args.download)
+        the_plan = plan(paper, figure_ids, runtime, args.download, args.budget)
         from landscapes.app.outputs import check_writable, claim, tag
         from landscapes.home import home
 
@@ -320,6 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for fid, why in the_plan.blocked.items():
         where = f" (data root: {data_root(runtime.data_dir)})" if "data root" in why else ""
         say(runtime, f"figure {fid} cannot be made here: {why}{where}")
+    for fid, why in the_plan.deferred.items():
+        say(runtime, f"figure {fid} is {why}")
     if the_plan.pairs and clustered:
         say(runtime, f"{paper.name}, budget {args.budget}: no projection of the time on a "
                      "cluster (it calibrates on this machine)")
@@ -328,26 +374,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         projection = project(the_plan.pairs, budget, runtime)
         print(f"{paper.name}, budget {args.budget}: {projection}", file=sys.stderr, flush=True)
+    if args.dry_run:
+        for fig in the_plan.made:
+            print(f"would make figure {fig.id}: {fig.title}")
+        return 0
+    if the_plan.pairs:
         if args.budget == "paper" and not args.yes and sys.stdin.isatty():
             input("press Enter to start (Ctrl-C to stop) ")
     start = time.perf_counter()
-    try:
+
+    def work() -> list[dict[str, str]]:
         with open_cluster(args.workers, args.scheduler, threads=args.threads,
                           quiet=args.quiet) as cluster:
-            client = None
+            here, client = runtime, None
             if cluster is not None:
-                runtime = replace(runtime, device=cluster.device(args.device))
-                client = cluster.client
-            rows = run(paper, budget, runtime, out, figure_ids=figure_ids,
-                       reuse=not args.fresh, download=args.download,
-                       budget_name=args.budget, docs=args.docs, client=client)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished training checkpoints and analyses are kept; the same "
-              "command continues from them", file=sys.stderr)
-        return 130
+                here, client = replace(runtime, device=cluster.device(args.device)), cluster.client
+            return run(paper, budget, here, out, figure_ids=figure_ids, reuse=not args.fresh,
+                       download=args.download, budget_name=args.budget, docs=args.docs,
+                       client=client)
+
+    status, rows = working_in(out, work, quiet=args.quiet)
+    if rows is None:
+        return status
     width = max(len(r["verdict"].split(":")[0]) for r in rows)
     for r in rows:
         print(f"Fig. {r['figure']:8s} {r['verdict'].split(':')[0]:{width}s}  {r['claim']}")

@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from landscapes.app.analyses.zoo import SWITCHES, ZOO, check_optimizers, check_switches
 from landscapes.names import unknown_name
 
 __all__ = ["Budget", "Runtime", "BN_MODES", "PRECISIONS", "add_flags", "budget_from_args"]
@@ -57,6 +58,8 @@ class Budget:
                                        "(default: each experiment's own)", "E")
     eval_examples: int | None = _knob(None, "examples of each split the networks are "
                                             "evaluated on, the first N (default: all)", "N")
+    train_examples: int | None = _knob(None, "train every network on the first N training "
+                                             "examples only (default: all)", "N")
     splits: tuple[str, ...] = _knob(("train", "test"), "comma-separated splits to evaluate",
                                     "LIST")
     points: int = _knob(100, "alpha points of every line (init->final, final->final, "
@@ -67,12 +70,26 @@ class Budget:
                                          "schedule)", "N")
     trajectory_points: int = _knob(0, "extra evenly spaced checkpoints for the trajectory, "
                                       "besides Frankle's log-spaced ones", "N")
+    surface_points: int = _knob(21, "points per side of every 2-D slice (bilinear and "
+                                    "barycentric surfaces, Im et al. 2016 App. A.1)", "N")
+    optimizers: tuple[str, ...] = _knob(ZOO, "comma-separated optimizers of the zoo, trained "
+                                             "from one init and one minibatch order (Im et "
+                                             "al. 2016 §4.1)", "LIST")
+    switches: tuple[str, ...] = _knob(SWITCHES, "comma-separated optimizer switches "
+                                                "first>second, each after 1/4, 1/2 and 3/4 of training "
+                                                "(Im et al. 2016 §4.3)", "LIST")
+    basin_threshold: float = _knob(0.5, "rise of the training loss above the solution's that "
+                                        "ends its basin along the ray to the init (Im et al. "
+                                        "2016 Fig. 6)", "L")
     random_scale: float = _knob(5.0, "norm of the random start of random->final, in units of "
                                      "the solution's norm (layer by layer)", "S")
     bn: str = _knob("interpolate", "batch-norm statistics along a path: 'interpolate' them "
                                    "or 'recompute' them at every point", "MODE")
     precision: str = _knob("float32", "precision of the evaluation's forward passes: "
                                       "float32 (exact), bfloat16 or float16 (autocast)", "P")
+    train_precision: str = _knob("float32", "precision of every network's training: "
+                                            "float32, or bfloat16 autocast (CPU and CUDA; "
+                                            "float16 on CUDA only)", "P")
 
     def __post_init__(self) -> None:
         _coerce(self)
@@ -149,12 +166,13 @@ def _coerce(budget: Budget) -> None:
 
 
 def _validate(b: Budget) -> None:
-    positive = {"replicates": b.replicates, "points": b.points, "zoom_points": b.zoom_points}
+    positive = {"replicates": b.replicates, "points": b.points, "zoom_points": b.zoom_points,
+                "surface_points": b.surface_points}
     for name, value in positive.items():
         if value < (3 if "points" in name else 1):
             least = 3 if "points" in name else 1
             raise ValueError(f"{name} must be at least {least}, got {value!r}")
-    for name in ("eval_examples", "max_starts"):
+    for name in ("eval_examples", "max_starts", "train_examples"):
         value = getattr(b, name)
         if value is not None and value < 1:
             raise ValueError(f"{name} must be at least 1 (or unset for all), got {value!r}")
@@ -164,6 +182,10 @@ def _validate(b: Budget) -> None:
     if b.seed < 0 or b.trajectory_points < 0:
         raise ValueError(f"seed and trajectory_points must be >= 0, got {b.seed!r} and "
                          f"{b.trajectory_points!r}")
+    if not b.basin_threshold > 0:
+        raise ValueError(f"basin_threshold must be positive, got {b.basin_threshold!r}")
+    check_optimizers(b.optimizers)
+    check_switches(b.switches)
     if not b.random_scale > 0:
         raise ValueError(f"random_scale must be positive, got {b.random_scale!r}")
     if not b.splits:
@@ -172,6 +194,8 @@ def _validate(b: Budget) -> None:
         raise unknown_name("bn", b.bn, BN_MODES)
     if b.precision not in PRECISIONS:
         raise unknown_name("precision", b.precision, PRECISIONS)
+    if b.train_precision not in PRECISIONS:
+        raise unknown_name("train_precision", b.train_precision, PRECISIONS)
 
 
 # ------------------------------------------------------------------------ command line
@@ -218,7 +242,8 @@ def add_flags(parser: argparse.ArgumentParser, defaults: Budget) -> None:
             kind = {"int": int, "float": float}.get(base, str)
         shown = getattr(defaults, f.name)
         shown = ",".join(shown) if isinstance(shown, tuple) else ("all" if shown is None else shown)
-        choices = {"bn": BN_MODES, "precision": PRECISIONS}.get(f.name)
+        choices = {"bn": BN_MODES, "precision": PRECISIONS,
+                   "train_precision": PRECISIONS}.get(f.name)
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, type=kind,
                            metavar=f.metadata["metavar"], choices=choices,
                            help=f"{f.metadata['help']} [{shown}]")

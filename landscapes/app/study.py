@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,12 +47,13 @@ def say(runtime: Runtime, message: str) -> None:
 def cache_key(system: System, analysis: Analysis, budget: Budget, runtime: Runtime) -> str:
     """Everything the result depends on, and nothing else, as canonical JSON.
 
-    The system's identity (a closed form's name; a network's final weights, evaluation
-    data and device type), the budget fields the system and the analysis use, and the
+    The system's identity (a closed form's name; a network's final weights -- those of
+    the runs the analysis trains besides too -- evaluation data and device type), the
+    budget fields the system and the analysis use, and the
     code (:func:`source_digest`).
     """
     used = tuple(sorted(set(system.uses) | set(analysis.uses)))
-    return json.dumps([system.name, system.key(budget, runtime), analysis.name,
+    return json.dumps([system.name, system.key(budget, runtime, analysis), analysis.name,
                        json.loads(budget.key(used)), source_digest()], sort_keys=True)
 
 
@@ -82,7 +84,9 @@ def analyze(system: System, analysis: Analysis, budget: Budget, runtime: Runtime
         try:
             return results.load(target)
         except (OSError, ValueError) as exc:
-            say(runtime, f"cached {target} is unreadable ({exc}); recomputing it")
+            # A warning, not progress: shown even when the command is quiet.
+            print(f"warning: cached {target} is unreadable ({exc}); recomputing it",
+                  file=sys.stderr, flush=True)
     ds = system.analyze(analysis, budget, runtime)
     results.save(ds, target)
     return ds
@@ -172,11 +176,14 @@ class Study:
                 if system_name in row or not self._wanted(system_name, name):
                     continue
                 say(self.runtime, f"{name}: {system_name}")
+                started = time.perf_counter()
                 try:
                     row[system_name] = analyze(system, analysis, self.budget, self.runtime,
                                                self.reuse)
                 except Declined as why:
                     row[system_name] = why
+                say(self.runtime, f"{name}: {system_name} took "
+                                  f"{time.perf_counter() - started:.0f} s")
         return self
 
     def _run_distributed(self) -> Study:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,8 +84,12 @@ class System:
     kind: str
     uses: tuple[str, ...] = ()
 
-    def key(self, budget: Budget, runtime: Runtime) -> str:
-        """What identifies this system's results beyond the budget (its weights, data)."""
+    def key(self, budget: Budget, runtime: Runtime, analysis: Analysis | None = None) -> str:
+        """What identifies this system's results beyond the budget (its weights, data).
+
+        ``analysis`` adds what that analysis alone depends on: the runs it trains besides
+        the system's own (:meth:`Analysis.variants`).
+        """
         raise NotImplementedError
 
     def analyze(self, analysis: Analysis, budget: Budget, runtime: Runtime) -> xr.Dataset:
@@ -119,7 +124,7 @@ class TheorySystem(System):
             else f"deep linear network, depth {self.spec.depth}, width {self.spec.width}, "
                  "exact polynomial")
 
-    def key(self, budget: Budget, runtime: Runtime) -> str:
+    def key(self, budget: Budget, runtime: Runtime, analysis: Analysis | None = None) -> str:
         return json.dumps({"closed_form": self.name})
 
     def analyze(self, analysis: Analysis, budget: Budget, runtime: Runtime) -> xr.Dataset:
@@ -185,7 +190,7 @@ class TheoryReplicates:
         return self._trajectory, [self._state(self.points["path"][r, at[t]])
                                   for t in self._trajectory]
 
-    def evaluate(self, path: Any, analysis: str, r: int) -> xr.Dataset:
+    def evaluate(self, path: Any, analysis: str, r: int, **options: Any) -> xr.Dataset:
         import torch
 
         from experiments.models.deep_linear import DeepLinear, squared_error
@@ -195,7 +200,7 @@ class TheoryReplicates:
         return evaluate(DeepLinear(self.spec.depth, self.spec.width), path, data,
                         loss_fn=squared_error(1.0), error=None, device="cpu",
                         batch_size=data[0].shape[0], progress=False, analysis=analysis,
-                        system=self.system)
+                        system=self.system, **options)
 
     def label(self, parts: list[xr.Dataset]) -> xr.Dataset:
         from landscapes import results
@@ -210,7 +215,8 @@ class NetworkSystem(System):
     """A named experiment from :mod:`experiments`, trained per replicate, then evaluated."""
 
     kind = "network"
-    uses = ("replicates", "seed", "epochs", "eval_examples", "splits", "bn", "precision")
+    uses = ("replicates", "seed", "epochs", "eval_examples", "train_examples", "train_precision",
+            "splits", "bn", "precision")
 
     def __init__(self, name: str) -> None:
         from experiments.config import experiment
@@ -233,6 +239,10 @@ class NetworkSystem(System):
         if budget.seed:
             config = config.replace(init_seed=budget.seed, data_seed=budget.seed,
                                     dropout_seed=budget.seed)
+        if budget.train_examples is not None:
+            config = config.replace(train_examples=budget.train_examples)
+        if budget.train_precision != "float32":
+            config = config.replace(precision=budget.train_precision)
         if trajectory_points:
             # Evenly spaced checkpoints so the trajectory has points between Frankle's
             # log-spaced ones; the iterations per epoch are needed to place them.
@@ -263,26 +273,58 @@ class NetworkSystem(System):
 
     def replicates(self, budget: Budget, runtime: Runtime) -> NetworkReplicates:
         """The trained runs under ``budget`` (trained now, or reused from the run store)."""
+        return self.trained(self.config_for(budget, runtime, budget.trajectory_points),
+                            budget, runtime)
+
+    def trained(self, config: Any, budget: Budget, runtime: Runtime,
+                shared: NetworkReplicates | None = None) -> NetworkReplicates:
+        """``budget.replicates`` runs of ``config`` (any variant of this system's own).
+
+        ``shared`` lends its evaluation data, so the variants of one analysis load the
+        splits once. On a study's cluster the runs train as tasks there
+        (:mod:`landscapes.app.executor`).
+        """
+        from experiments.store import Run
+        from experiments.train import train
         from landscapes.app.executor import executor_for
 
-        config = self.config_for(budget, runtime, budget.trajectory_points)
         memo = json.dumps([config.name, budget.key(), str(runtime.runs_dir),
                            str(runtime.data_dir), runtime.device])
         if memo not in self._replicates:
-            # In this process, or as tasks on the study's cluster (landscapes.app.executor).
-            runs = executor_for(runtime).train_replicates(
-                config, budget.replicates, runs_dir=runtime.runs_dir, data_dir=runtime.data_dir,
-                device=runtime.device, progress=runtime.progress, threads=runtime.threads)
-            self._replicates[memo] = NetworkReplicates(self, runs, budget, runtime)
-        return self._replicates[memo]
+            executor = executor_for(runtime)
+            if executor.distributed:
+                runs = executor.train_replicates(
+                    config, budget.replicates, runs_dir=runtime.runs_dir,
+                    data_dir=runtime.data_dir, device=runtime.device, progress=runtime.progress,
+                    threads=runtime.threads)
+            else:
+                runs = []
+                for r in range(budget.replicates):
+                    if runtime.progress is not False and not Run(config, r, runtime.runs_dir).done:
+                        print(f"train {config.name} ({config.optimizer}"
+                              + (f" -> {config.switch_optimizer} at {config.switch_at}"
+                                 if config.switch_at else "")
+                              + f"), replicate {r}", file=sys.stderr, flush=True)
+                    runs.append(train(config, replicate=r, runs_dir=runtime.runs_dir,
+                                      data_dir=runtime.data_dir, device=runtime.device,
+                                      progress=runtime.progress, threads=runtime.threads))
+            self._replicates[memo] = NetworkReplicates(self, config, runs, budget, runtime)
+        reps = self._replicates[memo]
+        if shared is not None and reps._data is None:
+            reps._data = shared._data
+        return reps
 
-    def key(self, budget: Budget, runtime: Runtime) -> str:
+    def key(self, budget: Budget, runtime: Runtime, analysis: Analysis | None = None) -> str:
         reps = self.replicates(budget, runtime)
+        runs = reps.fingerprints()
+        if analysis is not None:
+            for changes in analysis.variants(reps.config, reps.total, budget):
+                runs = runs + reps.variant(**changes).fingerprints()
         from landscapes.devices import resolve_threads
 
         # The thread count changes float32 rounding on CPU, so it is part of the key.
         threads = resolve_threads(runtime.threads) if runtime.device == "cpu" else None
-        return json.dumps({"runs": reps.fingerprints(), "data": reps.data_fingerprint(),
+        return json.dumps({"runs": runs, "data": reps.data_fingerprint(),
                            "device": runtime.device.split(":")[0], "threads": threads})
 
     def analyze(self, analysis: Analysis, budget: Budget, runtime: Runtime) -> xr.Dataset:
@@ -293,13 +335,50 @@ class NetworkSystem(System):
 class NetworkReplicates:
     """Trained runs of one network system: anchors from the run store, the engine, data."""
 
-    def __init__(self, system: NetworkSystem, runs: list[Any], budget: Budget,
+    def __init__(self, system: NetworkSystem, config: Any, runs: list[Any], budget: Budget,
                  runtime: Runtime) -> None:
         self.system, self.count = system.name, len(runs)
-        self.runs, self.budget, self.runtime = runs, budget, runtime
+        self.config, self.runs, self.budget, self.runtime = config, runs, budget, runtime
         self.dataset, self.task = system.dataset, system.task
+        self._owner = system
         self._data: dict[str, Any] | None = None
         self._fingerprint: str | None = None
+
+    # ---------------------------------------------------------------- variants
+    def variant(self, **changes: Any) -> NetworkReplicates:
+        """The same system's runs with some hyperparameters changed, trained or reused.
+
+        Replicate r of a variant has replicate r's seeds, hence the same initialisation
+        and minibatch order when only the optimizer changes (Im et al. 2016 §4.1: "from
+        the same initial weights and with the same minibatching").
+
+        Examples
+        --------
+        ``reps.variant(optimizer="adam", lr=1e-3, momentum=None)``
+        """
+        return self._owner.trained(self.config.replace(**changes), self.budget, self.runtime,
+                                   shared=self)
+
+    @property
+    def total(self) -> int:
+        """Training iterations of each run (the same for every replicate)."""
+        return int(self.runs[0].summary["iterations"])
+
+    def diverged(self, r: int) -> bool:
+        """Whether replicate ``r``'s training loss became NaN or inf.
+
+        The trainer records the iteration (``diverged_at`` in the summary); a run
+        trained before it did shows non-finite final losses or weights instead.
+        """
+        from landscapes.app.analyses.zoo import finite
+
+        summary = self.runs[r].summary
+        if summary.get("diverged_at") is not None:
+            return True
+        losses = [summary.get("train_loss"), summary.get("test_loss")]
+        if any(v is not None and not np.isfinite(v) for v in losses):
+            return True
+        return not finite(self.final(r))
 
     # ---------------------------------------------------------------- anchors
     @functools.lru_cache(maxsize=8)  # noqa: B019 -- one object per budget, few replicates
@@ -347,11 +426,13 @@ class NetworkReplicates:
             self._data = out
         return self._data
 
-    def evaluate(self, path: Any, analysis: str, r: int) -> xr.Dataset:
-        """Replicate ``r``'s network along ``path``: here, or on the study's cluster."""
+    def evaluate(self, path: Any, analysis: str, r: int, **options: Any) -> xr.Dataset:
+        """Replicate ``r``'s network along ``path``, here or on the study's cluster;
+        ``options`` pass through to :func:`landscapes.evaluate` (``reference=``,
+        ``divergence=``)."""
         from landscapes.app.executor import executor_for
 
-        return executor_for(self.runtime).evaluate(self, path, analysis, r, {})
+        return executor_for(self.runtime).evaluate(self, path, analysis, r, options)
 
     def evaluate_here(self, path: Any, analysis: str, r: int, **options: Any) -> xr.Dataset:
         """:func:`landscapes.evaluate` of replicate ``r``'s network in this process."""

@@ -19,12 +19,18 @@
   convolutions into slower grouped ones) with images in channels-last layout where
   the model's outputs stay the same; while the engine runs, glibc keeps freed memory
   mapped instead of faulting it in again for every chunk (:mod:`landscapes.engine.glibc_heap`).
+- **Batch norm folded.** For evaluation passes, every convolution followed by batch
+  norm runs as one convolution with the batch norm folded into its weights, per
+  point (:mod:`landscapes.engine.fusion`); under bfloat16 on CPU, oneDNN applies the
+  ReLU and residual addition after it inside the convolution too.
 - **Batch norm recompute** gathers the statistics of every point in one pass over
-  the recompute batches.
+  the recompute batches, in the asked precision.
 - **Models as they come.** A dict or tuple output is read with ``output=``
   (:mod:`landscapes.engine.outputs`) inside the vmapped pass; tied parameters are
   interpolated once (:mod:`landscapes.engine.tied`); anchors and floating-point
   inputs take the model's dtypes.
+- **Sessions.** Inside :func:`session`, repeated calls on the same model, anchors and
+  data reuse the probes and the anchors' first-layer outputs.
 
 Where vmap or reuse does not apply (a module vmap cannot run, a first layer of
 another kind, an input that depends on the parameters), the engine falls back to the
@@ -37,5 +43,6 @@ from __future__ import annotations
 
 from landscapes.devices import resolve_device
 from landscapes.engine.evaluation import DIVERGENCES, PRECISIONS, classification_error, evaluate
+from landscapes.engine.session import session
 
-__all__ = ["evaluate", "resolve_device", "classification_error", "DIVERGENCES", "PRECISIONS"]
+__all__ = ["evaluate", "session", "resolve_device", "classification_error", "DIVERGENCES", "PRECISIONS"]

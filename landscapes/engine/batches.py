@@ -85,6 +85,21 @@ class Batches:
         except TypeError:
             raise TypeError(f"data {self.name!r} has no known number of batches") from None
 
+    @property
+    def key(self) -> tuple | None:
+        """What identifies these batches across calls, for an ``(inputs, targets)``
+        pair (ids and in-place versions of both tensors, and the batch size); ``None``
+        for other sources, whose batches need not repeat."""
+        if self._pair is None:
+            return None
+        x, y = self._pair
+        return (id(x), x._version, id(y), y._version, self.batch_size)
+
+    @property
+    def sources(self) -> tuple:
+        """The objects :attr:`key` names by identity."""
+        return self._pair or ()
+
     def has_len(self) -> bool:
         """Whether the number of batches is known without reading the data."""
         try:

@@ -12,8 +12,8 @@ from torch import nn
 
 from landscapes import results
 from landscapes.devices import resolve_device
-from landscapes.engine.measures import Measures, classification_error
-from landscapes.engine.sweep import Settings, sweep
+from landscapes.engine.measures import Measures, classification_error, per_example_loss
+from landscapes.engine.sweep import EXAMPLE_LOSS, Settings, sweep
 from landscapes.anchors import Anchor, as_anchor
 from landscapes.engine.batches import Batches, as_batches
 from landscapes.engine.batchnorm import BN_MODES, has_batchnorm
@@ -84,6 +84,7 @@ def evaluate(
     chunk_size: int | None = None,
     memory: int | None = None,
     precision: str = "float32",
+    per_example: bool = False,
     progress: bool | None = None,
     analysis: str | None = None,
     system: str | None = None,
@@ -129,7 +130,10 @@ def evaluate(
         what it returned). Recorded in the hyperparameters.
     reference : state dict or module, optional
         A network θ_ref; adds ``divergence``, the root-mean-square distance between
-        outputs, sqrt(1/N Σᵢ ‖F(xᵢ, θ) − F(xᵢ, θ_ref)‖²) (Im et al. 2016, §4.1).
+        outputs, sqrt(1/N Σᵢ ‖F(xᵢ, θ) − F(xᵢ, θ_ref)‖²) (Im et al. 2016, §4.1), and
+        ``disagreement``, the share of examples whose predicted label (argmax over
+        dimension 1) differs from θ_ref's, computed in the same pass (NaN where the
+        outputs are not class scores, as for ``error="auto"``).
     divergence : {"outputs", "probabilities"}
         Compare raw outputs or softmax probabilities over dimension 1.
     device : str or torch.device
@@ -156,9 +160,25 @@ def evaluate(
         memory; 128 MiB on CPU, where activations close to the cache run fastest).
     precision : {"float32", "bfloat16", "float16"}
         ``"float32"`` runs the model in its own dtype (exact). The others run the
-        forward passes under :func:`torch.autocast` in that dtype, which trades
-        accuracy for speed on GPUs and on CPUs with bf16 matrix units; losses and
-        errors are still accumulated in float64 from float32 outputs.
+        forward passes (and batch norm's statistics passes) under
+        :func:`torch.autocast` in that dtype, which trades accuracy for speed on
+        GPUs and on CPUs with bf16 matrix units; losses and errors are still
+        accumulated in float64 from float32 outputs. On CPUs with bf16 matrix units
+        ``"bfloat16"`` evaluates a ResNet-20 5-6× faster than a float32 loop. What it
+        costs, measured (``python -m benchmarks.precision``, README "Precision"):
+        LeNet-300-100 losses move by under 10⁻³ of their value and its barriers by
+        0.07%; a ResNet-20 with batch norm's by up to 1.6·10⁻² where the loss is high
+        (mid-line between two solutions) and its barriers by 0.2-0.3% (0.005-0.007 on
+        barriers of 2-3), in both ``bn`` modes; zero barriers stayed zero. Keep
+        ``"float32"`` (the default) where differences of that size matter, e.g. to
+        tell a barrier of 0.01 from none. Recorded in the ``hyperparameters``
+        attribute.
+    per_example : bool
+        Also return the loss of every example at every point, as the variable
+        ``loss_per_example`` with an extra ``example`` dimension (for bootstrap
+        intervals over the examples, :func:`landscapes.refine.bootstrap_barrier`).
+        Needs one split and a loss that says how it reduces (a ``torch.nn`` loss
+        module, or :func:`torch.nn.functional.cross_entropy`).
     progress : bool, optional
         None: a bar when stderr is a terminal, else a line on stderr every tenth of
         the work or minute; True: a bar; False: nothing (:class:`landscapes.progress.Progress`).
@@ -168,8 +188,8 @@ def evaluate(
     Returns
     -------
     xarray.Dataset
-        In the :mod:`landscapes.results` schema: ``loss``, ``error`` (and ``divergence``
-        and user metrics) over the path's dimensions (and ``split``), with the
+        In the :mod:`landscapes.results` schema: ``loss``, ``error`` (and ``divergence``,
+        ``disagreement`` and user metrics) over the path's dimensions (and ``split``), with the
         ``distance`` coordinate (over the anchors' entries, as
         :meth:`landscapes.paths.Path.distance`: a tied tensor, which ``state_dict``
         lists under each name, counts once per name). Non-finite losses are recorded
@@ -242,7 +262,7 @@ def evaluate(
     for name, fn in metrics.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"metric names must be identifiers, got {name!r}")
-        if name in ("loss", "error", "divergence"):
+        if name in ("loss", "error", "divergence", "disagreement"):
             raise ValueError(f"metric name {name!r} is reserved; choose another")
         _check_callable(f"metrics[{name!r}]", fn)
     check_output(output)
@@ -271,6 +291,19 @@ def evaluate(
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
 
+    per_example_fn = None
+    if per_example:
+        if isinstance(data, Mapping):
+            raise ValueError(
+                "per_example=True needs one split of data, got a dict of "
+                f"{sorted(map(str, data))!r}; evaluate each split separately"
+            )
+        per_example_fn = per_example_loss(loss_fn)
+        if per_example_fn is None:
+            raise ValueError(
+                f"per_example=True needs a loss that says how it reduces (a torch.nn loss "
+                f"module such as nn.CrossEntropyLoss()), got {_describe(loss_fn)!r}"
+            )
     if isinstance(data, Mapping):
         if not data:
             raise ValueError("data is an empty dict; give at least one split")
@@ -288,7 +321,7 @@ def evaluate(
         else:
             bn_source = next(iter(splits.values()))
 
-    measures = Measures(loss_fn, error, metrics, ref, divergence, output)
+    measures = Measures(loss_fn, error, metrics, ref, divergence, output, per_example_fn)
     settings = Settings(dev, bn_batches, chunk_size, memory, PRECISIONS[precision], progress)
     values = sweep(model, path, anchors, splits, measures, bn_source, settings)
 
@@ -311,15 +344,14 @@ def evaluate(
         **({"output": label(output)} if output is not None else {}),
         "batch_size": batch_size,
         "bn": bn if with_bn else "none",
+        "precision": precision,
     }
     if recompute:
         hyper["bn_batches"] = bn_batches
-    if precision != "float32":
-        hyper["precision"] = precision
     if ref is not None:
         hyper["divergence"] = divergence
     seeds = {"directions": path.info["seed"]} if "seed" in path.info else {}
-    return results.slice_dataset(
+    ds = results.slice_dataset(
         stacked["loss"],
         error=stacked["error"],
         alpha=path.coords["alpha"],
@@ -334,3 +366,8 @@ def evaluate(
         hyperparameters=hyper,
         device=str(dev),
     )
+    if per_example:
+        each = values[""][EXAMPLE_LOSS]
+        ds[EXAMPLE_LOSS] = (dims + ("example",), each)
+        ds[EXAMPLE_LOSS].attrs["long_name"] = "loss of each example"
+    return ds

@@ -6,6 +6,7 @@ The same row function serves the per-point loop and the batched engine (under
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from torch import nn
 
 from landscapes.anchors import Anchor
 
-__all__ = ["Measures", "classification_error", "is_classification"]
+__all__ = ["Measures", "classification_error", "is_classification", "per_example_loss",
+           "example_losses", "label_disagreement"]
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -31,10 +33,14 @@ class Measures:
     divergence: str
     #: How to read the model's output (:mod:`landscapes.engine.outputs`); ``None``: as is.
     output: str | int | Callable[[object], torch.Tensor] | None = None
+    #: The loss per example (``reduction="none"``), when asked for; see
+    #: :func:`per_example_loss`.
+    per_example: Metric | None = None
 
     @property
     def names(self) -> list[str]:
-        extra = ["divergence"] if self.reference is not None else []
+        # Divergence stays last: the sweep takes the square root of the last column.
+        extra = ["disagreement", "divergence"] if self.reference is not None else []
         return ["loss", "error", *self.metrics, *extra]
 
     @property
@@ -70,6 +76,29 @@ def classification_error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.
     return None
 
 
+def label_disagreement(
+    outputs: torch.Tensor, reference: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor | None:
+    """Share of predicted labels that differ from the reference network's; ``None`` when
+    the outputs are not class scores for ``targets`` (see :func:`is_classification`).
+
+    The label is the argmax over dimension 1, which softmax does not move, so
+    ``reference`` may hold raw outputs or probabilities. With ``(N, C, L)`` outputs
+    every position's label counts, as in :func:`classification_error`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> out = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
+    >>> ref = torch.tensor([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]])
+    >>> round(float(label_disagreement(out, ref, torch.tensor([0, 0, 0]))), 4)
+    0.3333
+    """
+    if not is_classification(outputs, targets):
+        return None
+    return (outputs.argmax(dim=1) != reference.argmax(dim=1)).to(torch.float64).mean()
+
+
 def compare_form(outputs: torch.Tensor, divergence: str) -> torch.Tensor:
     """The quantity ``divergence`` compares: raw outputs or class probabilities."""
     if divergence == "probabilities":
@@ -90,9 +119,12 @@ def _float64(value: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(float(value), dtype=torch.float64, device=like.device)
 
 
-def _cross_entropy(loss_fn: Metric, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
-    """Cross entropy of ``(N, C)`` scores as logsumexp minus the target's score, when
-    ``loss_fn`` is PyTorch's with default options; ``None`` otherwise.
+def _cross_entropy_per_example(
+    loss_fn: Metric, outputs: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, str] | None:
+    """Cross entropy of every example of ``(N, C)`` scores as logsumexp minus the
+    target's score, and the reduction, when ``loss_fn`` is PyTorch's with default
+    options; ``None`` otherwise.
 
     The same quantity ``log_softmax`` then ``nll_loss`` give, to rounding, at about
     half their cost on CPU for a few classes, where it was a tenth of an MNIST sweep.
@@ -115,7 +147,15 @@ def _cross_entropy(loss_fn: Metric, outputs: torch.Tensor, targets: torch.Tensor
         or bool((targets == ignore).any())
     ):
         return None
-    per_example = torch.logsumexp(outputs, 1) - outputs.gather(1, targets.unsqueeze(1)).squeeze(1)
+    return torch.logsumexp(outputs, 1) - outputs.gather(1, targets.unsqueeze(1)).squeeze(1), reduction
+
+
+def _cross_entropy(loss_fn: Metric, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+    """The batch's cross entropy by :func:`_cross_entropy_per_example`, or ``None``."""
+    found = _cross_entropy_per_example(loss_fn, outputs, targets)
+    if found is None:
+        return None
+    per_example, reduction = found
     return per_example.sum() if reduction == "sum" else per_example.mean()
 
 
@@ -127,9 +167,9 @@ def row(
 ) -> torch.Tensor:
     """The batch's contributions to every measure at one point, in float64.
 
-    Loss, error and metrics are weighted by the batch size so that sums over batches
-    divided by the example count are means over the split; the divergence entry is the
-    sum of squared output distances. An undefined error (``error=None``, or one that
+    Loss, error, metrics and the label disagreement are weighted by the batch size so
+    that sums over batches divided by the example count are means over the split; the
+    divergence entry is the sum of squared output distances. An undefined error (``error=None``, or one that
     returns ``None``) is NaN. ``outputs`` are cast to float32 at least, so that
     reduced-precision forward passes still accumulate in full precision.
     """
@@ -155,6 +195,44 @@ def row(
     for fn in m.metrics.values():
         values.append(_float64(fn(outputs, targets), outputs) * n)
     if ref_out is not None:
+        agree = label_disagreement(outputs, ref_out, targets)
+        values.append(_float64(math.nan if agree is None else agree, outputs) * n)
         diff = compare_form(outputs, m.divergence) - ref_out
         values.append(diff.to(torch.float64).reshape(n, -1).pow(2).sum())
     return torch.stack(values)
+
+
+def per_example_loss(loss_fn: Metric) -> Metric | None:
+    """``loss_fn`` returning one value per example (``reduction="none"``), or ``None``
+    for a loss that does not say how it reduces (a plain function).
+
+    Examples
+    --------
+    >>> import torch
+    >>> per_example_loss(torch.nn.MSELoss())(torch.zeros(2, 3), torch.ones(2, 3)).shape
+    torch.Size([2, 3])
+    >>> per_example_loss(lambda o, t: (o - t).abs().mean()) is None
+    True
+    """
+    if loss_fn is nn.functional.cross_entropy:
+        return nn.CrossEntropyLoss(reduction="none")
+    if isinstance(loss_fn, nn.Module) and getattr(loss_fn, "reduction", None) in ("mean", "sum"):
+        out = copy.copy(loss_fn)
+        out.reduction = "none"
+        return out
+    return None
+
+
+def example_losses(m: Measures, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The loss of every example at one point, in float64, shape ``(n,)``.
+
+    Each example's value averages (or, for ``reduction="sum"``, sums) its own
+    elements, so that the mean over examples is the loss :func:`row` accumulates
+    (for losses without class weights or ignored targets, which reweight examples).
+    """
+    outputs = widened(outputs)
+    n = targets.shape[0] if targets.dim() else 1
+    found = _cross_entropy_per_example(m.loss_fn, outputs, targets)
+    per = m.per_example(outputs, targets) if found is None else found[0]  # type: ignore[misc]
+    per = per.to(torch.float64).reshape(n, -1)
+    return per.sum(1) if m.summed else per.mean(1)

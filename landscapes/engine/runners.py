@@ -22,6 +22,7 @@ from torch.func import functional_call
 
 from landscapes.engine import measures
 from landscapes.engine.first_layer import Reuse, combine
+from landscapes.engine.fusion import finite_points, onednn_active
 from landscapes.anchors import Anchor, is_interpolated
 
 __all__ = ["Chunk", "Batched", "Looped", "Runner", "stack_anchors"]
@@ -92,6 +93,9 @@ class Batched:
         self.vmap_measures = True
         #: Whether inputs go in channels-last layout (see :meth:`place`).
         self.channels_last = False
+        #: The model with batch norm folded into its convolutions, for evaluation
+        #: passes (see :mod:`landscapes.engine.fusion`); ``None``: the model itself.
+        self.fused: nn.Module | None = None
 
     def place(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` in the memory layout this runner was found fastest with."""
@@ -115,12 +119,24 @@ class Batched:
             with self.reuse.installed():
                 yield
 
+    def evaluated(self, fused: bool) -> nn.Module:
+        """The module to run: the fused one where allowed and found, else the model
+        (while batch norm gathers statistics, folding does not apply)."""
+        return self.fused if fused and self.fused is not None else self.net
+
     def forward(
-        self, chunk: Chunk, x: torch.Tensor, prepared: list[torch.Tensor | None] | None
+        self,
+        chunk: Chunk,
+        x: torch.Tensor,
+        prepared: list[torch.Tensor | None] | None,
+        fused: bool = True,
     ) -> torch.Tensor:
         """Outputs at every point of the chunk, shape ``(P, *outputs)``; ``prepared``
-        comes from :meth:`prepare` on the same ``x``."""
-        net, shared, reuse, read = self.net, chunk.shared, self.reuse, self.read
+        comes from :meth:`prepare` on the same ``x``; ``fused=False`` runs the model
+        itself even where :attr:`fused` is set."""
+        if fused and self.fused is not None and onednn_active(self.fused, x):
+            fused = all(finite_points(chunk.params))
+        net, shared, reuse, read = self.evaluated(fused), chunk.shared, self.reuse, self.read
 
         def call(p: dict[str, torch.Tensor]) -> torch.Tensor:
             # Traced once per chunk under vmap: reading here stacks only the chosen tensor.
@@ -171,19 +187,28 @@ class Looped(Batched):
         self.vmap_measures = False
 
     def forward(  # type: ignore[override]
-        self, chunk: Chunk, x: torch.Tensor, prepared: list[torch.Tensor | None] | None
+        self,
+        chunk: Chunk,
+        x: torch.Tensor,
+        prepared: list[torch.Tensor | None] | None,
+        fused: bool = True,
     ) -> list[torch.Tensor]:
-        net, reuse, read = self.net, self.reuse, self.read
+        # oneDNN's fused ReLU needs points that put no NaN into the activations
+        nets = [self.evaluated(fused)] * len(chunk)
+        if fused and self.fused is not None and onednn_active(self.fused, x):
+            oks = finite_points(chunk.params) or [True] * len(chunk)
+            nets = [self.evaluated(ok) for ok in oks]
+        reuse, read = self.reuse, self.read
         if reuse is None or prepared is None:
             if read is None:  # the hot path of plain tensor outputs: nothing added per point
-                return [functional_call(net, chunk.point(i), (x,), strict=False) for i in range(len(chunk))]
-            return [read(functional_call(net, chunk.point(i), (x,), strict=False)) for i in range(len(chunk))]
+                return [functional_call(nets[i], chunk.point(i), (x,), strict=False) for i in range(len(chunk))]
+            return [read(functional_call(nets[i], chunk.point(i), (x,), strict=False)) for i in range(len(chunk))]
         z = combine(chunk.coef, prepared)
         outputs = []
         try:
             for i in range(len(chunk)):
                 reuse.set(z[i])
-                out = functional_call(net, chunk.point(i), (x,), strict=False)
+                out = functional_call(nets[i], chunk.point(i), (x,), strict=False)
                 outputs.append(out if read is None else read(out))
         finally:
             reuse.set(None)

@@ -13,6 +13,7 @@ import copy
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,12 +23,15 @@ from torch.func import functional_call
 
 from landscapes.engine.runners import Batched, Chunk, Looped, Runner, stack_anchors
 from landscapes.engine.first_layer import Reuse, find
+from landscapes.engine.fusion import FusedConv, fuse
 from landscapes.engine.glibc_heap import MMAP_CEILING, kept
-from landscapes.engine.measures import Measures, compare_form, widened
+from landscapes.engine.measures import Measures, compare_form, example_losses, widened
+from landscapes.engine.session import Session, current as current_session, tensor_bytes, version
 from landscapes.anchors import Anchor
 from landscapes.engine.batches import Batches
 from landscapes.engine.batchnorm import (
     eval_mode,
+    has_batchnorm,
     recompute_statistics,
     recompute_statistics_stacked,
 )
@@ -42,6 +46,8 @@ logger = logging.getLogger("landscapes.engine")
 
 #: Examples the engine probes a model with before choosing how to run it.
 PROBE_EXAMPLES = 8
+#: The key of the per-example losses in :func:`sweep`'s output.
+EXAMPLE_LOSS = "loss_per_example"
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,7 @@ def _choose(
     read = None if output is None else reader(output)
     runner = _fastest(net, anchors, probe, x, expected, read)
     _prefer_channels_last(net, runner, anchors, probe, x, expected)
+    _prefer_fused(net, runner, anchors, probe, x, expected)
     return runner, largest
 
 
@@ -178,6 +185,51 @@ def _prefer_channels_last(
         return
     logger.debug("images go channels-last")
     runner.channels_last = True
+
+
+def _prefer_fused(
+    net: nn.Module, runner: Runner, anchors: list[Anchor], probe: Chunk, x: torch.Tensor, expected: list[Any]
+) -> None:
+    """Fold batch norm into the convolutions before it for evaluation passes, if the
+    outputs stay the same (:mod:`landscapes.engine.fusion`).
+
+    On CPU, where conv nets run point by point, oneDNN also applies the ReLU and
+    residual addition after a convolution inside it.
+    """
+    if not has_batchnorm(net) or not all(isinstance(e, torch.Tensor) for e in expected):
+        return
+    onednn = x.device.type == "cpu" and isinstance(runner, Looped)
+    fused, what = fuse(net, onednn=onednn)
+    if fused is None:
+        logger.debug("batch norm stays separate: %s", what)
+        return
+    reuse = runner.reuse
+    if reuse is not None and not any(
+        isinstance(m, FusedConv) and m.conv is reuse.layer for m in fused.modules()
+    ):
+        fused, what = fuse(net, onednn=onednn, skip=frozenset([reuse.name]))
+        if fused is None:
+            logger.debug("batch norm stays separate: %s", what)
+            return
+    else:
+        # A first layer folded with its batch norm (and activation) costs about what
+        # combining the anchors' outputs costs, and saves the passes after it.
+        runner.reuse = None
+    runner.fused = fused
+    try:
+        got = _probe_outputs(runner, probe, runner.place(x), anchors)
+    except Exception as exc:  # noqa: BLE001 -- fusion is an optimisation; never fail for it
+        logger.debug("batch norm stays separate: the fused model failed with %r", exc)
+        got = None
+    if got is not None and not _matches(got, torch.stack(expected)):
+        logger.debug("batch norm stays separate: folding it changes the outputs")
+        got = None
+    if got is None:
+        runner.fused, runner.reuse = None, reuse
+        return
+    if reuse is not None and runner.reuse is None:
+        logger.debug("first-layer reuse off: its layer is folded with batch norm")
+    logger.debug("batch norm folded: %s", what)
 
 
 class _Placed:
@@ -272,40 +324,65 @@ class _Chunks:
         return iter(self.kept) if self.kept is not None else (self.build(s) for s in self.starts)
 
 
+def _singles(chunks: list[Chunk]) -> list[Chunk]:
+    """Every point as a chunk of its own (views, no copies)."""
+    return [
+        Chunk({k: v[i : i + 1] for k, v in c.params.items()}, c.shared, c.coef[i : i + 1])
+        for c in chunks
+        for i in range(len(c))
+    ]
+
+
+def _regroup(singles: list[Chunk], like: list[Chunk]) -> list[Chunk]:
+    """Single-point chunks stacked back into chunks the sizes of ``like``'s."""
+    out, start = [], 0
+    for c in like:
+        part = singles[start : start + len(c)]
+        start += len(c)
+        params = {k: torch.cat([p.params[k] for p in part]) for k in part[0].params}
+        out.append(Chunk(params, part[0].shared, c.coef))
+    return out
+
+
 def _recompute(
     net: nn.Module, runner: Runner, chunks: _Chunks, source: Batches, settings: Settings,
     dtype: torch.dtype | None,
 ) -> list[Chunk]:
-    """Every chunk with its points' batch norm statistics re-estimated."""
+    """Every chunk with its points' batch norm statistics re-estimated, in one pass
+    over the batches, with the forward passes in the asked precision."""
     dev, n = settings.device, settings.bn_batches
     todo = list(chunks)
     placed = _Placed(source, runner, dev, dtype)
-    if not isinstance(runner, Looped):  # one point per call would need its own counters
+    # A chunk's points share the batch counters that set the averaging weights: one
+    # update per batch under vmap, but one per point and batch in a loop, so the
+    # loop gives every point a chunk (and counters) of its own.
+    looped = isinstance(runner, Looped)
+    groups = _singles(todo) if looped else todo
 
-        def run(states: list[tuple[dict, dict]], x: torch.Tensor) -> None:
-            with settings.autocast_context():
-                prepared = runner.prepare(x, chunks.active)
-                for chunk, (params, counters) in zip(todo, states):
-                    shared = {**chunk.shared, **counters}
-                    runner.forward(replace(chunk, params=params, shared=shared), x, prepared)
+    def run(states: list[tuple[dict, dict]], x: torch.Tensor) -> None:
+        with settings.autocast_context():
+            prepared = runner.prepare(x, chunks.active)
+            for chunk, (params, counters) in zip(groups, states):
+                shared = {**chunk.shared, **counters}
+                runner.forward(replace(chunk, params=params, shared=shared), x, prepared, fused=False)
 
-        try:
-            states = recompute_statistics_stacked(
-                net, [(c.params, len(c)) for c in todo], placed, n, dev, run
-            )
-        except ValueError:
-            raise
-        except Exception as exc:  # noqa: BLE001 -- e.g. a training mode vmap cannot run
-            logger.debug("batch norm statistics point by point: the batched pass failed with %r", exc)
-        else:
-            return [
-                replace(c, params=p, shared={**c.shared, **k}) for c, (p, k) in zip(todo, states)
-            ]
+    try:
+        states = recompute_statistics_stacked(
+            net, [(c.params, len(c)) for c in groups], placed, n, dev, run
+        )
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- e.g. a training mode vmap cannot run
+        logger.debug("batch norm statistics point by point: the batched pass failed with %r", exc)
+    else:
+        done = [replace(c, params=p, shared={**c.shared, **k}) for c, (p, k) in zip(groups, states)]
+        return _regroup(done, todo) if looped else done
     out = []
     for start in chunks.starts:
         # Whole points: the statistics pass runs the first layer itself.
         chunk = chunks.build(start, skip=())
-        points = [recompute_statistics(net, chunk.point(i), placed, n, dev) for i in range(len(chunk))]
+        with settings.autocast_context():
+            points = [recompute_statistics(net, chunk.point(i), placed, n, dev) for i in range(len(chunk))]
         out.append(Chunk.from_points(points, chunk.coef))
     return out
 
@@ -332,20 +409,31 @@ def sweep(
     ``anchors`` are the path's, each tied tensor once (:func:`landscapes.engine.tied.merge_tied`).
     """
     dev = settings.device
-    net = _on_device(model, dev)
+    cache = _Cache(current_session())
+    model_key = (id(model), version(model), str(dev))
+    net = cache.get(("model", *model_key), lambda: _on_device(model, dev), (model,))
     # The model's dtypes rule: its state_dict's for the anchors, its parameters' for inputs.
     dtypes = {k: v.dtype for k, v in net.state_dict().items() if v.is_floating_point()}
     dtype = _input_dtype(net)
-    anchors = [_on(a, dev, dtypes) for a in anchors]
+    # ``anchors`` derive from the path's own (tied entries merged), so those name them.
+    anchors_key = (tuple(id(a) for a in path.anchors),)
+    anchors, stacked, fixed = cache.get(
+        ("anchors", *model_key, *anchors_key), lambda: _stacked_on(anchors, dev, dtypes), (path.anchors,)
+    )
     ref = measures.reference
     if ref is not None:
         measures = replace(measures, reference=_on(ref, dev, dtypes))
     read = reader(measures.output)
     first, _ = next(iter(next(iter(splits.values()))))
     x0 = _to(first[:PROBE_EXAMPLES], dev, dtype)
-    stacked, fixed = stack_anchors(anchors)
     probe = Chunk.build(stacked, fixed, path.coefficients[:2])
-    runner, largest = _choose(net, anchors, probe, x0, measures.output)
+    output = measures.output
+    signature = (tuple(x0.shape[1:]), x0.dtype, output if isinstance(output, (str, int)) else id(output))
+    runner, largest = cache.get(
+        ("runner", *model_key, *anchors_key, signature),
+        lambda: _choose(net, anchors, probe, x0, output),
+        (output,),
+    )
     example_bytes = ALIVE * largest
 
     budget = settings.memory or default_budget(dev)
@@ -379,13 +467,15 @@ def sweep(
             if bn_source is not None:
                 todo = _recompute(net, runner, chunks, bn_source, settings, dtype)
             for split, batches in splits.items():
-                values = _run_split(
+                values, each = _run_split(
                     net, runner, todo, chunks.active, _Placed(batches, runner, dev, dtype), read,
-                    batches, measures, settings, examples, bar,
+                    batches, measures, settings, examples, bar, cache,
                 )
                 if ref is not None:
                     values[:, -1] = np.sqrt(values[:, -1])
                 out[split] = {n: values[:, i].reshape(path.shape) for i, n in enumerate(names)}
+                if each is not None:
+                    out[split][EXAMPLE_LOSS] = each.reshape(*path.shape, -1)
         failed = False
     finally:
         bar.close(failed=failed)
@@ -410,29 +500,70 @@ def _run_split(
     settings: Settings,
     examples: int,
     bar: Progress,
-) -> np.ndarray:
-    """Means over one split of every measure at every point, shape ``(points, measures)``."""
+    cache: _Cache,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Means over one split of every measure at every point, shape ``(points,
+    measures)``, and the loss of every example at every point, shape ``(points,
+    examples)``, when ``m.per_example`` asks for it (else ``None``)."""
     dev = settings.device
     sums: torch.Tensor | None = None
+    each: list[torch.Tensor] = []
     n_seen = 0
+    # The anchors' first-layer outputs depend on the batch, not on the points.
+    data_key = batches.key if runner.reuse is not None else None
     with eval_mode(net), torch.no_grad():
-        for x, y in placed:
+        for index, (x, y) in enumerate(placed):
             y = y.to(dev, non_blocking=True)
-            for xs, ys in _pieces(x, y, examples):
+            # oneDNN's fused ReLU (CPU) would read a NaN input as 0 (landscapes.engine.fusion)
+            fused = (
+                runner.fused is None
+                or x.device.type != "cpu"
+                or not x.is_floating_point()
+                or bool(torch.isfinite(x).all())
+            )
+            for start, (xs, ys) in zip(range(0, len(y) if y.dim() else 1, examples), _pieces(x, y, examples)):
                 with settings.autocast_context():
                     ref_out = None
                     if m.reference is not None:
                         plain = read(functional_call(net, m.reference, (xs,), strict=False))
                         ref_out = compare_form(widened(plain), m.divergence)
-                    prepared = runner.prepare(xs, active)
-                rows = []
+                    make = partial(runner.prepare, xs, active)
+                    if data_key is None:
+                        prepared = make()
+                    else:
+                        key = ("prepared", id(runner), data_key, index, start, settings.autocast, tuple(active))
+                        prepared = cache.get(key, make, (runner, *batches.sources), tensor_bytes)
+                rows, losses = [], []
                 for chunk in chunks:
                     with settings.autocast_context():
-                        outputs = runner.forward(chunk, xs, prepared)
+                        outputs = runner.forward(chunk, xs, prepared, fused)
                     rows.append(runner.rows(m, outputs, ys, ref_out))
+                    if m.per_example is not None:
+                        losses.append(torch.stack([example_losses(m, o, ys) for o in outputs]))
                 sums = torch.cat(rows) if sums is None else sums.add_(torch.cat(rows))
+                if losses:
+                    each.append(torch.cat(losses))
                 n_seen += ys.shape[0] if ys.dim() else 1
             bar.advance()
     if sums is None or n_seen == 0:
         raise ValueError(f"data {batches.name!r} has no examples")
-    return sums.cpu().numpy() / n_seen
+    return sums.cpu().numpy() / n_seen, torch.cat(each, dim=1).cpu().numpy() if each else None
+
+
+class _Cache:
+    """The enclosing :func:`landscapes.engine.session`'s store, or none (make every time)."""
+
+    def __init__(self, store: Session | None) -> None:
+        self.store = store
+
+    def get(self, key: tuple, make: Any, keep: Any = (), size: Any = None) -> Any:
+        return make() if self.store is None else self.store.get(key, make, keep, size)
+
+
+def _stacked_on(
+    anchors: Sequence[Anchor], dev: torch.device, dtypes: dict[str, torch.dtype]
+) -> tuple[list[Anchor], dict[str, torch.Tensor], Anchor]:
+    """The anchors on the device in the model's dtypes, and their entries stacked
+    (:func:`stack_anchors`)."""
+    on = [_on(a, dev, dtypes) for a in anchors]
+    return (on, *stack_anchors(on))

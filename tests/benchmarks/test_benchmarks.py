@@ -9,8 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.__main__ import run
-from benchmarks.measure import forward_flops
+from benchmarks.__main__ import against_float32, run
+from benchmarks.adaptive import COLUMNS as ADAPTIVE_COLUMNS
+from benchmarks.adaptive import Line, compare
+from benchmarks.adaptive import markdown as adaptive_markdown
+from benchmarks.measure import conv_peak_gflops, forward_flops
 from benchmarks.table import COLUMNS, markdown, write_csv
 from benchmarks.workloads import Workload, plain_loop
 from landscapes import paths
@@ -48,3 +51,29 @@ def test_flops_count_linear_and_conv():
     total, first = forward_flops(conv, torch.zeros(1, 2, 5, 5))
     assert first == 2 * 2 * 9 * 4 * 25
     assert total == first + 2 * 100 * 7
+
+
+def test_bfloat16_rows_run_both_sides_in_bfloat16_and_compare_with_float32():
+    work = tiny()
+    half = Workload("tiny bf16", work.model, work.path, work.x, work.y, batch_size=16,
+                    precision="bfloat16", rtol=5e-2)
+    np.testing.assert_allclose(half.plain(), half.engine(), rtol=5e-2)
+    rows = [{"plain_s": 6.0, "engine_s": 2.0}, {"plain_s": 3.0, "engine_s": 1.0}]
+    (line,) = against_float32([work, half], rows)
+    assert "6.0×" in line
+    assert line.startswith("tiny bf16: engine") and "float32 plain loop" in line
+
+
+def test_conv_peak_is_a_convolution_throughput():
+    assert conv_peak_gflops(torch.float32, repeats=1, shapes=((2, 8),)) > 0
+
+
+def test_adaptive_row_against_uniform_grids():
+    work = tiny()
+    a, b = work.path.anchors
+    line = Line("tiny line", "linear", a, b, scale=1.0)
+    row = compare(work.model, line, (work.x, work.y), repeats=1)
+    assert set(row) == set(ADAPTIVE_COLUMNS)
+    assert row["evaluations"] <= 30 and row["height_error"] <= 1e-3
+    assert row["uniform_s"] > 0 and row["adaptive_s"] > 0
+    assert adaptive_markdown([row]).splitlines()[2].startswith("| tiny line |")

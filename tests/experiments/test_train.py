@@ -125,6 +125,23 @@ def test_runge_kutta_optimizers_train(tmp_path):
     assert not same(run.init, run.final)
 
 
+def test_a_diverging_run_is_recorded_not_raised(tmp_path, capsys):
+    # SGD at lr 1e4 overflows within a few steps: the run finishes, its checkpoints all
+    # exist, and the summary names the first iteration whose loss was not finite.
+    run = train(tiny(lr=1e4), runs_dir=tmp_path, device="cpu")
+    at = run.summary["diverged_at"]
+    assert isinstance(at, int) and 0 <= at < 16
+    assert run.iterations == schedule(16, 8, (3, 5))
+    assert not all(bool(torch.isfinite(v).all()) for v in run.final.values())
+    healthy = train(tiny(), runs_dir=tmp_path, device="cpu")
+    assert healthy.summary["diverged_at"] is None
+    assert main(["mnist_mlp", "--runs-dir", str(tmp_path), "--epochs", "2", "--batch-size",
+                 "64", "--train-examples", "512", "--checkpoints", "3,5", "--lr", "1e4",
+                 "--device", "cpu"]) == 0
+    assert f"diverged: the training loss was NaN or inf from iteration {at}" in \
+        capsys.readouterr().out
+
+
 def test_im_et_al_extreme_initialisation(tmp_path):
     run = train(tiny(init="normal(-1,1)", epochs=0.125), runs_dir=tmp_path, device="cpu")
     w = torch.cat([v.ravel() for k, v in run.init.items() if k.endswith("weight")])

@@ -134,3 +134,57 @@ def test_trajectory_lines():
     assert len(plots.plot_trajectory(both).lines) == 2
     with pytest.raises(ValueError, match="trajectory"):
         plots.plot_trajectory(path())
+
+
+# ------------------------------------------------------------ barycentric slices (triangles)
+
+
+def _triangle_slice(points, n=6):
+    """The loss ‖θ‖² over the barycentric slice through three 2-D points, with distances."""
+    import torch
+
+    from landscapes import paths
+
+    anchors = [{"w": torch.tensor(p, dtype=torch.float64)} for p in points]
+    g = np.linspace(0, 1, n)
+    path = paths.barycentric(*anchors, g, g)
+    values = np.array([[float((path.point((i, j))["w"] ** 2).sum()) for j in range(n)]
+                       for i in range(n)])
+    return xr.DataArray(values, dims=("alpha", "beta"),
+                        coords={"alpha": g, "beta": g,
+                                "distance": (("alpha", "beta"), path.distance())})
+
+
+def test_barycentric_slice_is_drawn_on_its_true_triangle():
+    points = [(0.0, 0.0), (3.0, 0.0), (0.0, 4.0)]  # sides 3, 4 and 5
+    ax = plots.plot_surface(_triangle_slice(points), shape="triangle",
+                            labels=["θ0", "θ1", "θ2"])
+    outline = np.asarray(ax.lines[-1].get_xydata())[:3]
+    sides = sorted(np.linalg.norm(outline[i] - outline[(i + 1) % 3]) for i in range(3))
+    np.testing.assert_allclose(sides, [3.0, 4.0, 5.0], rtol=1e-9)
+    # the apex is θ0, 3 from θ1 and 4 from θ2
+    np.testing.assert_allclose([np.linalg.norm(outline[0] - outline[1]),
+                                np.linalg.norm(outline[0] - outline[2])], [3.0, 4.0])
+    assert [t.get_text() for t in ax.texts] == ["θ0", "θ1", "θ2"]
+
+
+def test_triangle_without_distances_or_asked_is_equilateral():
+    da = _triangle_slice([(0.0, 0.0), (1.0, 0.0), (0.0, 9.0)])
+    for ax in (plots.plot_surface(da.drop_vars("distance"), shape="triangle"),
+               plots.plot_surface(da, shape="triangle", geometry="equilateral")):
+        outline = np.asarray(ax.lines[-1].get_xydata())[:3]
+        sides = [np.linalg.norm(outline[i] - outline[(i + 1) % 3]) for i in range(3)]
+        np.testing.assert_allclose(sides, [1.0, 1.0, 1.0])
+
+
+def test_auto_shape_follows_the_path_kind_and_bad_shapes_are_refused():
+    import json
+
+    ds = _triangle_slice([(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)]).to_dataset(name="loss")
+    ds.attrs["hyperparameters"] = json.dumps({"path": "barycentric"})
+    ax = plots.plot_surface(ds)
+    assert ax.get_xlabel() != "α" and ax.collections  # drawn as a triangle
+    with pytest.raises(ValueError, match="shape must be"):
+        plots.plot_surface(ds, shape="circle")
+    with pytest.raises(ValueError, match="span"):
+        plots.plot_surface(ds.sel(alpha=slice(0, 0.5)), shape="triangle")

@@ -23,7 +23,7 @@ import importlib
 from landscapes.app.analyses.base import Analysis, Declined
 from landscapes.names import unknown_name
 
-__all__ = ["REGISTRY", "ANALYSES", "get_analysis", "describe_analyses", "Analysis", "Declined"]
+__all__ = ["REGISTRY", "ANALYSES", "ZOO_ANALYSES", "SHARED", "get_analysis", "describe_analyses", "Analysis", "Declined"]
 
 #: Analysis name -> module under landscapes.app.analyses, in the order tables list them.
 REGISTRY: dict[str, str] = {
@@ -36,10 +36,21 @@ REGISTRY: dict[str, str] = {
     "from_iteration": "from_iteration",
     "trajectory": "trajectory",
     "learning_curve": "learning_curve",
+    "optimizers": "optimizers",
+    "basin": "basin",
+    "surfaces": "surfaces",
+    "switching": "switching",
+    "batchnorm": "batchnorm",
 }
 
-#: The analyses of the compare command, in order (every registered one).
-ANALYSES: tuple[str, ...] = tuple(REGISTRY)
+#: Analyses that train runs besides a system's own (:meth:`Analysis.variants`): the optimizer
+#: zoo of Im et al. (2016), its switches and batch-norm twins -- tens of runs per system.
+ZOO_ANALYSES: tuple[str, ...] = ("optimizers", "basin", "surfaces", "switching", "batchnorm")
+#: The analyses of the compare command by default, in order: every registered one that
+#: reads only the system's own runs.
+ANALYSES: tuple[str, ...] = tuple(name for name in REGISTRY if name not in ZOO_ANALYSES)
+#: Modules of this folder that hold shared machinery rather than an analysis.
+SHARED: tuple[str, ...] = ("base", "line", "zoo")
 
 
 def get_analysis(name: str) -> Analysis:

@@ -65,8 +65,9 @@ class Replicates(Protocol):
     def trajectory(self, r: int) -> tuple[list[int], Any]:
         """Iterations and a lazy sequence of θ at each, in training order."""
 
-    def evaluate(self, path: Path, analysis: str, r: int) -> xr.Dataset:
-        """Loss (and error) at every point of ``path``, in the results schema."""
+    def evaluate(self, path: Path, analysis: str, r: int, **options: Any) -> xr.Dataset:
+        """Loss (and error) at every point of ``path``, in the results schema; ``options``
+        go to :func:`landscapes.evaluate` (``reference=``, ``divergence=``)."""
 
     def label(self, parts: list[xr.Dataset]) -> xr.Dataset:
         """Stack per-replicate results along ``replicate`` with their provenance."""
@@ -132,6 +133,16 @@ class Analysis:
     def closed_form(self, system: Any, budget: Budget) -> xr.Dataset:
         """The exact counterpart for a closed-form ``system``; default: none."""
         raise Declined(f"no closed form of {self.name}")
+
+    def variants(self, config: Any, total: int, budget: Budget) -> list[dict[str, Any]]:
+        """Config changes of the runs this analysis trains besides the system's own.
+
+        The optimizer zoo, switched runs, a twin without batch norm: each entry is
+        applied to the system's training ``config`` (whose runs have ``total``
+        iterations) by :meth:`NetworkReplicates.variant`. Their weights enter the cache
+        key, and the time projection counts their training. Default: none.
+        """
+        return []
 
     # ------------------------------------------------------------------ reporting
     def rows(self, ds: xr.Dataset, context: Context) -> dict[str, str]:

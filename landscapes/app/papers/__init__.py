@@ -27,6 +27,7 @@ __all__ = ["REGISTRY", "get_paper", "Paper", "Figure", "Claim", "Outcome"]
 REGISTRY: dict[str, str] = {
     "goodfellow2015": "goodfellow2015",
     "frankle2020": "frankle2020",
+    "im2016": "im2016",
 }
 
 

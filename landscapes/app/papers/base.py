@@ -76,6 +76,9 @@ class Figure:
         not have); empty when it can.
     command : str
         What to run once the data is there (shown when it is not).
+    budgets : tuple of str, optional
+        The budgets that make this figure (default: every one): a figure of costly
+        systems (conv nets) can have a CPU budget of its own.
     """
 
     id: str
@@ -86,6 +89,7 @@ class Figure:
     requires: tuple[str, ...] = ()
     missing: str = ""
     command: str = ""
+    budgets: tuple[str, ...] | None = None
 
     @property
     def file(self) -> str:

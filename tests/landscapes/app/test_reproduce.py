@@ -34,7 +34,7 @@ def test_plan_lists_what_this_machine_cannot_make_and_how_to(data_root):
     assert "needs Penn Treebank" in plan.blocked["8"]
     assert "MP-DBM" in plan.blocked["7"]
     assert ("mnist_relu", "zoom_init") in plan.pairs
-    frankle = reproduce.plan(get_paper("frankle2020"), None, runtime)
+    frankle = reproduce.plan(get_paper("frankle2020"), None, runtime, budget_name="quick")
     assert not frankle.blocked  # MNIST is here: every figure is made, without CIFAR/ImageNet
     assert set(frankle.partial["3"]) == {"cifar_vgg16", "cifar_resnet20", "imagenet_resnet50"}
     assert {s for s, _ in frankle.pairs} == {"mnist_mlp", "fashion_mlp"}
@@ -70,8 +70,11 @@ def test_frankle_on_tiny_networks_writes_every_figure_and_judges_every_claim(tmp
         assert (out / f"figure{fid}.png").stat().st_size > 0
     rows = findings(out)
     for r in rows:
-        assert r["verdict"].split(":")[0] in VERDICTS, r
-    mnist = [r for r in rows if "MNIST" in r["claim"] and "larger" not in r["claim"]]
+        assert r["verdict"].split(":")[0] in VERDICTS or r["verdict"].startswith("not run"), r
+    conv = [r for r in rows if r["claim"].startswith("[fashion_resnet20")]
+    assert len(conv) == 1 and "--budget quick-conv" in conv[0]["verdict"], conv
+    mnist = [r for r in rows
+             if "MNIST" in r["claim"] and "larger" not in r["claim"] and r not in conv]
     assert all(r["measured"] for r in mnist if r["verdict"] != "cannot run here")
     large = [r for r in rows if r["claim"].startswith("[cifar") or r["claim"].startswith("[imagenet")]
     assert len(large) == 3 and all(r["verdict"].startswith("cannot run here: needs") for r in large)
@@ -102,3 +105,71 @@ def test_list_shows_papers_figures_and_what_they_need(capsys, data_root, monkeyp
     assert reproduce.main(["--list"]) == 0
     out = capsys.readouterr().out
     assert "goodfellow2015" in out and "frankle2020" in out and "needs CIFAR-10" in out
+
+
+#: im2016 on two optimizers and one switch, seconds of training each.
+IM_TINY = ["--epochs", "2", "--train-examples", "256", "--eval-examples", "64", "--points", "5",
+           "--surface-points", "3", "--trajectory-points", "2", "--replicates", "2",
+           "--optimizers", "sgd,adam", "--switches", "adam>sgd"]
+
+
+def test_im2016_on_tiny_networks_writes_its_figures_and_judges_every_claim(tmp_path,
+                                                                          data_root):
+    out = tmp_path / "out"
+    argv = ["im2016", *IM_TINY, "--data-dir", str(data_root), "--out", str(out), "--quiet",
+            "--device", "cpu"]
+    assert reproduce.main(argv) == 0
+    for fid in ("table1", "2", "3", "4", "5", "6", "7", "10"):
+        assert (out / f"figure{fid}.png").stat().st_size > 0, fid
+    assert not (out / "figure8.png").exists() and not (out / "figure11.png").exists()
+    rows = findings(out)
+    assert len(rows) == len(get_paper("im2016").claims)
+    for r in rows:
+        assert r["verdict"].split(":")[0] in VERDICTS or r["verdict"].startswith("not run"), r
+        if r["figure"] in ("8", "11"):
+            assert r["verdict"].startswith("not run at this budget") and "quick-conv" in \
+                r["verdict"]
+        else:
+            assert r["measured"] and r["verdict"] in ("reproduced", "differs"), r
+    from landscapes import results
+
+    tree = results.load_tree(out / "results.nc")
+    assert {"optimizers", "basin", "surfaces", "switching"} <= set(tree.children)
+    assert "Fig. 8: made at --budget quick-conv" in (out / "findings.md").read_text()
+
+
+def test_im2016_budgets_and_deferred_figures(data_root, capsys):
+    paper = get_paper("im2016")
+    runtime = Runtime(data_dir=data_root)
+    quick = reproduce.plan(paper, None, runtime, budget_name="quick")
+    assert set(quick.deferred) == {"8", "11"} and "table1" in {f.id for f in quick.made}
+    conv = reproduce.plan(paper, None, runtime, budget_name="quick-conv")
+    assert {f.id for f in conv.made} == {"8", "11"}
+    assert {s for s, _ in conv.pairs} == {"fashion_resnet20"}
+    with pytest.raises(SystemExit):
+        reproduce.main(["im2016", "--budget", "quik-conv"])
+    assert "did you mean 'quick-conv'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        reproduce.main(["frankle2020", "--budget", "quick-vgg"])
+    assert "unknown budget of frankle2020" in capsys.readouterr().err
+
+
+def test_a_figure_that_fails_to_draw_loses_nothing_else(tmp_path):
+    import dataclasses
+
+    from landscapes.app.settings import Budget
+
+    paper = get_paper("goodfellow2015")
+
+    def broken(outcome):
+        raise RuntimeError("no ink")
+
+    figures = tuple(dataclasses.replace(f, draw=broken) if f.id == "9" else f
+                    for f in paper.figures)
+    paper = dataclasses.replace(paper, figures=figures)
+    out = tmp_path / "out"
+    rows = reproduce.run(paper, Budget(), Runtime(progress=False), out, figure_ids=["9", "10"])
+    assert (out / "figure10.png").exists() and not (out / "figure9.png").exists()
+    assert any(r["figure"] == "9" and r["verdict"] == "reproduced" for r in rows)
+    text = (out / "findings.md").read_text()
+    assert "Could not be drawn" in text and "Fig. 9: RuntimeError: no ink" in text

@@ -44,6 +44,13 @@ def test_flags_override_only_what_was_given():
     ({"precision": "fp8"}, "unknown precision 'fp8'"),
     ({"points": 2.5}, "points must be int"),
     ({"splits": ""}, "splits must name at least one split"),
+    ({"optimizers": "sgd"}, "at least two distinct optimizers"),
+    ({"optimizers": "sgd,adma"}, "did you mean 'adam'"),
+    ({"switches": "sgd>sgd"}, "switches 'sgd' to itself"),
+    ({"switches": "sgd-adam"}, "must read first>second"),
+    ({"basin_threshold": 0}, "basin_threshold must be positive"),
+    ({"surface_points": 2}, "surface_points must be at least 3"),
+    ({"train_examples": 0}, "train_examples must be at least 1"),
 ])
 def test_bad_values_get_one_clear_line(changes, message):
     with pytest.raises(ValueError, match=message):

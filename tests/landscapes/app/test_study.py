@@ -63,3 +63,44 @@ def test_a_declined_analysis_reads_na_in_the_table(monkeypatch):
     assert isinstance(analyses.get_analysis("trajectory"), Analysis)
     with pytest.raises(Declined):
         _NoTheory().closed_form(get_system("deep_linear"), Budget())
+
+
+def test_a_zoo_analysis_is_keyed_by_the_weights_of_the_runs_it_trains(tiny, runtime):
+    # The optimizer zoo's runs are variants of the system's: a different earlier result in
+    # the run store under a variant's name must not be read back as this one's.
+    import torch
+
+    from landscapes.app.analyses import zoo
+
+    system, analysis = get_system("mnist_mlp"), get_analysis("optimizers")
+    key = cache_key(system, analysis, tiny, runtime)
+    assert cache_key(system, analysis, tiny, runtime) == key
+    run = system.replicates(tiny, runtime).variant(**zoo.changes("adam")).runs[1]
+    path = run.checkpoint_path(run.summary["iterations"])
+    original = path.read_bytes()
+    try:
+        torch.save({k: v + 1 for k, v in run.final.items()}, path)
+        assert cache_key(system, analysis, tiny, runtime) != key
+        # an analysis that trains no variant does not depend on them
+        plain = get_analysis("init_to_final")
+        assert cache_key(system, plain, tiny, runtime) == cache_key(system, plain, tiny, runtime)
+    finally:
+        path.write_bytes(original)
+
+
+def test_the_projection_counts_the_zoos_runs_until_they_are_trained(tiny, runtime):
+    from landscapes.app.projection import _unfinished_variants, project
+
+    fresh = runtime.__class__(**{**runtime.__dict__, "runs_dir": runtime.runs_dir / "fresh"})
+    system, analysis = get_system("mnist_mlp"), get_analysis("optimizers")
+    switching = get_analysis("switching")
+    # Adam's two replicates (SGD's are the system's own runs, counted apart) ...
+    assert _unfinished_variants(system, [analysis], tiny, fresh, 4) == 2
+    # ... and the switched runs: 3 fractions of adam>sgd, twice; a Runge-Kutta run counts
+    # twice (two gradients per step)
+    assert _unfinished_variants(system, [analysis, switching], tiny, fresh, 4) == 2 + 6
+    rk = tiny.replace(optimizers=("sgd", "rk2"))
+    assert _unfinished_variants(system, [analysis], rk, fresh, 4) == 4
+    assert project([("mnist_mlp", "optimizers")], tiny, fresh).training > 0
+    system.analyze(analysis, tiny, fresh)
+    assert _unfinished_variants(system, [analysis], tiny, fresh, 4) == 0

@@ -314,3 +314,89 @@ def test_bn_recompute_with_channels_last_images(dtype, rtol, caplog):
     loss, err = plain_loop(net, path, *test, bn_data=train[0])
     np.testing.assert_allclose(ds.loss.sel(split="test").values, loss, rtol=rtol)
     np.testing.assert_allclose(ds.error.sel(split="test").values, err, atol=1e-12)
+
+
+class Residual(nn.Module):
+    """conv-bn-relu, conv-bn, + shortcut, relu, on two-channel 4 × 4 images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
+        self.conv1 = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4))
+        self.conv2 = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4))
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x)
+        h = nn.functional.relu(self.conv2(nn.functional.relu(self.conv1(h))) + h)
+        return self.head(h.mean(dim=(2, 3)))
+
+
+def rgb_data(dtype, seed):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(48, 2, 4, 4, generator=gen).to(dtype), torch.randint(0, 3, (48,), generator=gen)
+
+
+@pytest.mark.parametrize("bn", ["interpolate", "recompute"])
+@pytest.mark.parametrize("dtype, rtol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+def test_batch_norm_folded_into_convolutions_equals_per_point_loop(bn, dtype, rtol, caplog):
+    net, points = anchors(Residual, dtype, 4, seed=10)
+    path = make_path("bilinear", points)
+    x, y = rgb_data(dtype, 11)
+    train, test = (x[:32], y[:32]), (x[32:], y[32:])
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        ds = evaluate(net, path, {"train": train, "test": test}, bn=bn, bn_batches=2,
+                      device="cpu", batch_size=16, progress=False)
+    assert "batch norm folded: 3 convolution" in caplog.text  # the fast path really ran
+    assert "images go channels-last" in caplog.text
+    loss, err = plain_loop(net, path, *test, bn_data=train[0] if bn == "recompute" else None)
+    np.testing.assert_allclose(ds.loss.sel(split="test").values, loss, rtol=rtol)
+    np.testing.assert_allclose(ds.error.sel(split="test").values, err, atol=1e-12)
+
+
+@pytest.mark.parametrize("bn", ["interpolate", "recompute"])
+def test_bfloat16_with_folded_batch_norm_is_close_to_float32(bn):
+    # bf16 keeps 8 significant bits; the statistics passes run in bf16 too
+    net, points = anchors(Residual, torch.float32, 2, seed=12)
+    path = make_path("linear", points)
+    x, y = rgb_data(torch.float32, 13)
+    data = {"train": (x[:32], y[:32]), "test": (x[32:], y[32:])}
+    kw = dict(bn=bn, bn_batches=2, device="cpu", batch_size=16, progress=False)
+    full = evaluate(net, path, data, **kw)
+    half = evaluate(net, path, data, precision="bfloat16", **kw)
+    np.testing.assert_allclose(half.loss.values, full.loss.values, rtol=2e-2)
+    assert '"precision": "bfloat16"' in half.attrs["hyperparameters"]
+    assert '"precision": "float32"' in full.attrs["hyperparameters"]
+
+
+def test_bn_recompute_runs_its_statistics_passes_in_the_asked_precision(monkeypatch):
+    net, points = anchors(Residual, torch.float32, 2, seed=14)
+    x, y = rgb_data(torch.float32, 15)
+    seen = []
+    real = nn.functional.batch_norm
+
+    def spy(input, *args, **kwargs):
+        if kwargs.get("training", args[4] if len(args) > 4 else False):
+            seen.append(input.dtype)
+        return real(input, *args, **kwargs)
+
+    monkeypatch.setattr(nn.functional, "batch_norm", spy)
+    evaluate(net, make_path("linear", points), {"train": (x, y), "test": (x, y)}, bn="recompute",
+             precision="bfloat16", device="cpu", batch_size=16, progress=False)
+    assert seen and set(seen) == {torch.bfloat16}
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_not_a_number_stays_so_with_folded_batch_norm(precision):
+    # Beyond the anchors the interpolated running variance turns negative: batch norm
+    # gives NaN there, and so must the folded convolution (oneDNN's ReLU would hide it).
+    net, (a, b) = anchors(Residual, torch.float32, 2, seed=16)
+    a["conv1.1.running_var"].fill_(1.0)
+    b["conv1.1.running_var"].fill_(3.0)
+    path = paths.linear(a, b, [-1.0, 0.0, 0.5, 1.0])  # variance −1 at α = −1
+    x, y = rgb_data(torch.float32, 17)
+    ds = evaluate(net, path, (x, y), device="cpu", batch_size=16, precision=precision, progress=False)
+    assert np.isnan(ds.loss.values[0]) and np.isfinite(ds.loss.values[1:]).all()
+    x[5, 0, 1, 1] = float("nan")  # and a NaN in the data reaches the loss
+    ds = evaluate(net, path, (x, y), device="cpu", batch_size=16, precision=precision, progress=False)
+    assert np.isnan(ds.loss.values).all()

@@ -432,3 +432,58 @@ def test_a_floating_anchor_for_an_integer_entry_is_an_error():
     a["1.num_batches_tracked"] = a["1.num_batches_tracked"].double()
     with pytest.raises(ValueError, match=r"'1.num_batches_tracked' has dtype torch.float64 but the model's has torch.int64"):
         evaluate(net, paths.linear(a, a, [0.0]), (torch.zeros(4, 3), torch.zeros(4, dtype=torch.long)), device="cpu")
+# --------------------------------------------------- functional distance and disagreement
+
+
+def _by_hand(anchor_a, anchor_b, ref, x, alphas, probabilities):
+    """RMS output distance and label disagreement of a linear layer, in numpy float64."""
+    W = lambda s: (s["weight"].double().numpy(), s["bias"].double().numpy())  # noqa: E731
+    (wa, ba), (wb, bb), (wr, br) = W(anchor_a), W(anchor_b), W(ref)
+    xs = x.double().numpy()
+
+    def form(z):
+        if not probabilities:
+            return z
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    ref_out = xs @ wr.T + br
+    dist, agree = [], []
+    for a in alphas:
+        out = xs @ ((1 - a) * wa + a * wb).T + ((1 - a) * ba + a * bb)
+        dist.append(np.sqrt(((form(out) - form(ref_out)) ** 2).sum(1).mean()))
+        agree.append((out.argmax(1) != ref_out.argmax(1)).mean())
+    return np.array(dist), np.array(agree)
+
+
+@pytest.mark.parametrize("divergence", ["outputs", "probabilities"])
+def test_functional_distance_and_label_disagreement_equal_a_hand_computation(divergence):
+    # Im et al. (2016) §4.1 on a 3 -> 4 linear layer: 11 examples in uneven batches of 4,
+    # so the per-batch weighting is exercised too.
+    gen = torch.Generator().manual_seed(5)
+    net = nn.Linear(3, 4)
+    a, b, ref = ({k: torch.randn(v.shape, generator=gen) for k, v in net.state_dict().items()}
+                 for _ in range(3))
+    x, y = torch.randn(11, 3, generator=gen), torch.randint(0, 4, (11,), generator=gen)
+    alphas = [0.0, 0.3, 0.7, 1.0]
+    ds = evaluate(net, paths.linear(a, b, alphas), (x, y), reference=ref, divergence=divergence,
+                  batch_size=4, device="cpu", progress=False)
+    dist, agree = _by_hand(a, b, ref, x, alphas, divergence == "probabilities")
+    np.testing.assert_allclose(ds.divergence.values, dist, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ds.disagreement.values, agree, rtol=0, atol=1e-12)
+    # the hand numbers are not degenerate: labels change along the path and differ from ref
+    assert len(set(np.round(agree * 11).astype(int))) > 1 and agree.max() > 0
+    # the network disagrees with itself nowhere and lies at distance 0 from itself
+    same = evaluate(net, paths.linear(ref, b, [0.0]), (x, y), reference=ref,
+                    divergence=divergence, device="cpu", progress=False)
+    assert float(same.disagreement[0]) == 0.0 and float(same.divergence[0]) < 1e-6
+
+
+def test_disagreement_is_nan_where_outputs_are_not_class_scores():
+    net = nn.Linear(3, 2)
+    a = {k: v.clone() for k, v in net.state_dict().items()}
+    b = {k: 2 * v for k, v in a.items()}
+    x, y = torch.randn(8, 3), torch.randn(8, 2)
+    ds = evaluate(net, paths.linear(a, b, [0.0, 1.0]), (x, y), loss_fn=nn.MSELoss(),
+                  reference=a, device="cpu", progress=False)
+    assert ds.disagreement.isnull().all() and np.isfinite(ds.divergence.values).all()

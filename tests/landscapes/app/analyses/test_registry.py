@@ -7,16 +7,12 @@ from pathlib import Path
 import pytest
 
 from landscapes.app import analyses
-from landscapes.app.analyses import REGISTRY, get_analysis
+from landscapes.app.analyses import REGISTRY, SHARED, get_analysis
 from landscapes.app.analyses.base import Analysis
 
 FOLDER = Path(analyses.__file__).parent
-#: Modules of the folder that hold shared machinery rather than an analysis.
-SHARED = {"__init__", "base", "line"}
-
-
 def test_every_analysis_file_is_registered_once():
-    files = {p.stem for p in FOLDER.glob("*.py")} - SHARED
+    files = {p.stem for p in FOLDER.glob("*.py")} - {"__init__", *SHARED}
     assert files == set(REGISTRY.values())
 
 
