@@ -188,11 +188,13 @@ def gram(anchors: Sequence[Anchor], *, shifted: bool = False) -> np.ndarray:
     for key, ref in anchors[0].items():
         if not is_interpolated(ref):
             continue
-        flat = torch.stack([a[key].reshape(-1).to("cpu", torch.float64) for a in anchors])
+        flat = [_float64(a[key]) for a in anchors]
         if shifted:
-            flat[1:] -= flat[0]
-        g += (flat @ flat.T).numpy()
-    return g
+            flat = [flat[0]] + [f - flat[0] for f in flat[1:]]
+        for i in range(k):
+            for j in range(i, k):
+                g[i, j] += _dot(flat[i], flat[j])
+    return np.triu(g) + np.triu(g, 1).T
 
 
 def squared_distances(anchors: Sequence[Anchor], pairs: np.ndarray | None = None) -> np.ndarray:
@@ -224,7 +226,19 @@ def squared_distances(anchors: Sequence[Anchor], pairs: np.ndarray | None = None
     for key, ref in anchors[0].items():
         if not is_interpolated(ref):
             continue
-        flat = [a[key].reshape(-1).to("cpu", torch.float64) for a in anchors]
+        flat = [_float64(a[key]) for a in anchors]
         for i, j in zip(*np.nonzero(wanted)):
-            d[i, j] += float(((flat[j] - flat[i]) ** 2).sum())
+            diff = flat[j] - flat[i]
+            d[i, j] += _dot(diff, diff)
     return d + d.T
+
+
+def _float64(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().reshape(-1).to("cpu", torch.float64).numpy()
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    # numpy's pairwise sum, not torch's or BLAS's: theirs split the sum by thread, so the
+    # distances would change in the last bit with the thread count, and a path evaluated
+    # on one-thread workers would not label its points as the same path evaluated here.
+    return float(np.sum(a * b))

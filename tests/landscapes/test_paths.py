@@ -333,3 +333,19 @@ def test_blocks_cover_the_first_dimension_in_order(length, inner, points):
     # at most `points` each, unless one index alone holds more; as even as that allows
     assert all(s <= max(points, inner) for s in sizes)
     assert max(b - a for a, b in found) - min(b - a for a, b in found) <= 1
+
+
+def test_distances_do_not_depend_on_the_thread_count():
+    # A path evaluated on one-thread workers must label its points as it does here.
+    from landscapes.anchors import gram, squared_distances
+    from landscapes.devices import using_threads
+
+    g = torch.Generator().manual_seed(0)
+    anchors = [{"w": torch.randn(400_000, generator=g), "b": torch.randn(7, generator=g)}
+               for _ in range(4)]
+    found = []
+    for threads in (1, 2):
+        with using_threads(threads):
+            found.append((gram(anchors, shifted=True), squared_distances(anchors)))
+    for a, b in zip(*found):
+        np.testing.assert_array_equal(a, b)

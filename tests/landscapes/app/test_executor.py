@@ -249,3 +249,28 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_finishes_the_rest(homes):
     want = results.load_tree(home / "here.nc")
     assert_same({k: got[k].to_dataset() for k in ("init_to_final", "from_iteration")},
                 {k: want[k].to_dataset() for k in ("init_to_final", "from_iteration")})
+
+
+def test_im2016_analyses_on_two_workers_give_the_in_process_numbers(homes):
+    # Im et al.'s analyses train variants of a system (one per optimizer and switch) from
+    # inside the analysis and evaluate with a reference network (functional distance):
+    # both go through the executor as well.
+    budget = BUDGETS["quick"].replace(replicates=1, epochs=2.0, train_examples=256,
+                                      eval_examples=64, points=5, surface_points=3,
+                                      trajectory_points=2, splits="test",
+                                      optimizers=("sgd", "adam"), switches=("adam>sgd",))
+    analyses = ["optimizers", "switching"]
+
+    def im_study(home: Path, client=None) -> Study:
+        os.environ["LANDSCAPES_HOME"] = str(home)
+        runtime = Runtime(runs_dir=home / "runs", progress=False)
+        return Study(["fashion_mlp"], analyses, budget, runtime, client=client)
+
+    reference = im_study(homes / "im-in-process").run()
+    os.environ["LANDSCAPES_HOME"] = str(homes / "workers")
+    with open_cluster(workers=2, quiet=True) as cluster:
+        executor = Distributed(cluster.client, share=False, block_points=4, progress=False)
+        s = im_study(homes / "im-two-workers", executor).run()
+    assert_same(s.tree(), reference.tree())
+    assert s.table() == reference.table()
+    assert executor.bar.total > 4  # the variants' trainings and blocks of their paths
