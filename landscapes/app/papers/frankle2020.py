@@ -176,6 +176,10 @@ def _flat_late(o: Outcome, system: str) -> tuple[str, str]:
     return text, "reproduced" if float(span) <= FLAT else "differs"
 
 
+#: An increase of the error rate counted as a barrier: one percentage point.
+ERROR_BARRIER = 0.01
+
+
 def _large(system: str) -> Any:
     def judge(o: Outcome) -> tuple[str, str]:
         ds = o.ds(system, "from_iteration").sel(split="test")
@@ -191,6 +195,15 @@ def _large(system: str) -> Any:
                 f"{t.tolist()}); largest bump {float(bump.max()):.1%} at t = "
                 f"{int(t[int(np.argmax(np.asarray(bump)))])}, largest rise (Frankle's measure) "
                 f"{float(rise.max()):.1%}")
+        # Frankle's Fig. 3 shows error as well; the verdict stays on loss, as the claim's
+        # "loss stays high" reads, but an error barrier is reported beside it.
+        error_rise = barriers(ds.error, drop(ds[["error"]].rename({"error": "loss"}), None),
+                              "rise").mean("replicate")
+        above = t[np.asarray(error_rise) > ERROR_BARRIER]
+        text += (f"; test error (not judged): largest rise {float(error_rise.max()):.1%} at t = "
+                 f"{int(t[int(np.argmax(np.asarray(error_rise)))])}, above "
+                 f"{ERROR_BARRIER:.0%} from t = {above.min() if above.size else 'never'} to "
+                 f"{above.max() if above.size else '-'}")
         ok = half > 0.5 and barred.size > 0 and barred.min() > 0 and barred.max() < t.max()
         return text, "reproduced" if ok else "differs"
 
