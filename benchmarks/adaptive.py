@@ -13,8 +13,6 @@ the run store) and prints the table; ``--all`` takes every checkpoint as a start
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 from collections.abc import Sequence
@@ -26,8 +24,9 @@ import torch
 import xarray as xr
 from torch import nn
 
+from benchmarks import table
 from benchmarks.measure import paired_median_times
-from landscapes import evaluate, metrics, paths, results
+from landscapes import evaluate, metrics, paths
 from landscapes.refine import refine_line
 
 __all__ = ["Line", "lenet_lines", "compare", "markdown", "write_csv", "train_lenet"]
@@ -158,12 +157,8 @@ def markdown(rows: Sequence[dict]) -> str:
 
 
 def write_csv(rows: Sequence[dict], path: Path) -> None:
-    """Write the rows to ``path`` atomically."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    results.atomic_write(path, lambda tmp: Path(tmp).write_text(buf.getvalue()))
+    """Write the rows to ``path`` atomically (:func:`benchmarks.table.write_csv`)."""
+    table.write_csv(rows, path, COLUMNS)
 
 
 def train_lenet(epochs: float, replicates: int, data_dir: str | None = None, device: str = "cpu") -> list:

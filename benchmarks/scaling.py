@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import table
 from landscapes import results
 
 __all__ = ["COLUMNS", "markdown", "main", "alternate"]
@@ -111,11 +112,8 @@ def write_docs(rows: Sequence[dict], folder: Path) -> None:
 
 
 def write_csv(rows: Sequence[dict], path: Path) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    results.atomic_write(path, lambda tmp: Path(tmp).write_text(buf.getvalue()))
+    """Write the rows to ``path`` atomically (:func:`benchmarks.table.write_csv`)."""
+    table.write_csv(rows, path, COLUMNS)
 
 
 # --------------------------------------------------------------------------- workloads

@@ -45,10 +45,10 @@ def markdown(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_csv(rows: Sequence[dict], path: Path) -> None:
-    """Write the rows to ``path`` atomically."""
+def write_csv(rows: Sequence[dict], path: Path, columns: Sequence[str] = COLUMNS) -> None:
+    """Write the rows to ``path`` atomically, one column per name in ``columns``."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
+    writer = csv.DictWriter(buf, fieldnames=list(columns))
     writer.writeheader()
     writer.writerows(rows)
     results.atomic_write(path, lambda tmp: Path(tmp).write_text(buf.getvalue()))

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import io
 import os
 import statistics
 import subprocess
@@ -36,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from landscapes import results
+from benchmarks import table
 from landscapes.devices import resolve_threads, using_threads
 
 __all__ = ["COLUMNS", "Setting", "competing", "resnet_rows", "lenet_rows", "markdown", "main"]
@@ -224,12 +222,8 @@ def markdown(rows: Sequence[dict]) -> str:
 
 
 def write_csv(rows: Sequence[dict], path: Path) -> None:
-    """Write the rows to ``path`` atomically."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    results.atomic_write(path, lambda tmp: Path(tmp).write_text(buf.getvalue()))
+    """Write the rows to ``path`` atomically (:func:`benchmarks.table.write_csv`)."""
+    table.write_csv(rows, path, COLUMNS)
 
 
 def default_out() -> Path:
