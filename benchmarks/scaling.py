@@ -90,7 +90,7 @@ def markdown(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-HEAD = ["workload", "in-process, 2 threads (s)", "2 workers × 1 thread (s)", "speed-up",
+HEAD = ["workload", "in-process (s), 2 threads unless marked", "2 workers × 1 thread (s)", "speed-up",
         "efficiency", "cluster start (s)", "load avg (1 min)"]
 
 
