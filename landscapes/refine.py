@@ -53,7 +53,8 @@ from torch import nn
 from landscapes import metrics, paths, results
 from landscapes.engine import evaluate, session
 
-__all__ = ["KINDS", "Refinement", "Interval", "refine", "refine_line", "bootstrap_barrier"]
+__all__ = ["KINDS", "Refinement", "Interval", "refine", "refine_line", "bootstrap_barrier",
+           "bootstrap_intervals"]
 
 #: The questions :func:`refine` answers.
 KINDS = ("rise", "linear", "max", "min")
@@ -384,7 +385,7 @@ def bootstrap_barrier(
     ds : xarray.Dataset
         A 1-D slice dataset with ``loss_per_example`` (dims ``alpha``, ``example``),
         from :func:`landscapes.evaluate` with ``per_example=True``.
-    kind : {"rise", "linear"}
+    kind : {"rise", "linear", "bump"}
     level : float
         Coverage of the interval, in (0, 1).
     resamples : int
@@ -405,8 +406,7 @@ def bootstrap_barrier(
     >>> iv.low < iv.height < iv.high and iv.high - iv.low < 0.1
     True
     """
-    if kind not in ("rise", "linear"):
-        raise ValueError(f"unknown kind {kind!r}; choose from ['rise', 'linear']")
+    _check_bootstrap(kind, level, resamples)
     if "loss_per_example" not in ds.data_vars:
         raise ValueError(
             "the dataset has no 'loss_per_example'; evaluate with per_example=True "
@@ -415,13 +415,88 @@ def bootstrap_barrier(
     each = ds["loss_per_example"]
     if set(each.dims) != {"alpha", "example"}:
         raise ValueError(f"loss_per_example must have dims ('alpha', 'example'), got {each.dims!r}")
+    losses = each.transpose("alpha", "example").values.astype(float)
+    grid = each["alpha"].values.astype(float)
+    height, low, high, n = _bootstrap(losses, grid, kind, level, resamples, seed)
+    return Interval(height, low, high, float(level), int(resamples), n)
+
+
+def bootstrap_intervals(
+    each: xr.DataArray,
+    kind: str = "rise",
+    *,
+    level: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> xr.DataArray:
+    """:func:`bootstrap_barrier` for every curve of a per-example loss array.
+
+    Parameters
+    ----------
+    each : xarray.DataArray
+        Losses with dims ``alpha`` and ``example`` and any others (split, replicate,
+        start iteration ...): each combination of the others is one curve. Examples
+        that are NaN at every α (a split shorter than the longest, as
+        :func:`landscapes.evaluate` pads them) are left out of that curve.
+    kind : {"rise", "linear", "bump"}
+    level, resamples, seed
+        As in :func:`bootstrap_barrier`; every curve resamples with ``seed``.
+
+    Returns
+    -------
+    xarray.DataArray
+        The interval's ends, dims (the others..., ``bound``) with ``bound`` =
+        ``["low", "high"]``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> rng = np.random.default_rng(0)
+    >>> a = np.linspace(0, 1, 5)
+    >>> bump = 1 + 4 * a[:, None] * (1 - a[:, None])
+    >>> each = xr.DataArray(np.stack([bump + 0.1 * rng.standard_normal((5, 200)),
+    ...                               0 * bump + 0.1 * rng.standard_normal((5, 200))]),
+    ...                     dims=("curve", "alpha", "example"), coords={"alpha": a})
+    >>> iv = bootstrap_intervals(each, "rise")
+    >>> iv.dims, bool(iv.sel(curve=0, bound="low") > 0.9), bool(iv.sel(curve=1, bound="high") < 0.1)
+    (('curve', 'bound'), True, True)
+    """
+    _check_bootstrap(kind, level, resamples)
+    if not {"alpha", "example"} <= set(each.dims):
+        raise ValueError(f"each must have dims 'alpha' and 'example', got {each.dims!r}")
+    others = [d for d in each.dims if d not in ("alpha", "example")]
+    ordered = each.transpose(*others, "alpha", "example")
+    grid = each["alpha"].values.astype(float)
+    flat = ordered.values.astype(float).reshape(-1, grid.size, each.sizes["example"])
+    ends = np.full((flat.shape[0], 2), np.nan)
+    for i, losses in enumerate(flat):
+        there = ~np.isnan(losses).all(axis=0)
+        if there.any():
+            ends[i] = _bootstrap(losses[:, there], grid, kind, level, resamples, seed)[1:3]
+    shape = [ordered.sizes[d] for d in others] + [2]
+    coords = {d: ordered.coords[d] for d in others if d in ordered.coords}
+    return xr.DataArray(ends.reshape(shape), dims=(*others, "bound"),
+                        coords={**coords, "bound": ["low", "high"]})
+
+
+#: The barrier measures a bootstrap interval can be taken of.
+_BOOTSTRAP_KINDS = {"rise": metrics.rise_barrier, "linear": metrics.linear_barrier,
+                    "bump": metrics.bump_barrier}
+
+
+def _check_bootstrap(kind: str, level: float, resamples: int) -> None:
+    if kind not in _BOOTSTRAP_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose from {list(_BOOTSTRAP_KINDS)}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     _check_positive(resamples, "resamples", integer=True)
-    losses = each.transpose("alpha", "example").values.astype(float)
-    grid = each["alpha"].values.astype(float)
+
+
+def _bootstrap(losses: np.ndarray, grid: np.ndarray, kind: str, level: float, resamples: int,
+               seed: int) -> tuple[float, float, float, int]:
+    """Height of the mean curve of ``losses`` (alpha × example) and its interval."""
     n = losses.shape[1]
-    core = metrics.rise_barrier if kind == "rise" else metrics.linear_barrier
+    core = _BOOTSTRAP_KINDS[kind]
     height = float(core(xr.DataArray(losses.mean(axis=1), dims="alpha", coords={"alpha": grid})).height)
     rng = np.random.default_rng(seed)
     heights = []
@@ -432,7 +507,7 @@ def bootstrap_barrier(
         heights.append(res.height.values)
     all_heights = np.concatenate(heights)
     low, high = np.quantile(all_heights, [(1 - level) / 2, (1 + level) / 2])
-    return Interval(height, float(low), float(high), float(level), int(resamples), int(n))
+    return height, float(low), float(high), int(n)
 
 
 def refine_line(

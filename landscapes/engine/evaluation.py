@@ -177,8 +177,10 @@ def evaluate(
         Also return the loss of every example at every point, as the variable
         ``loss_per_example`` with an extra ``example`` dimension (for bootstrap
         intervals over the examples, :func:`landscapes.refine.bootstrap_barrier`).
-        Needs one split and a loss that says how it reduces (a ``torch.nn`` loss
-        module, or :func:`torch.nn.functional.cross_entropy`).
+        Needs a loss that says how it reduces (a ``torch.nn`` loss module, or
+        :func:`torch.nn.functional.cross_entropy`). With a dict of splits the variable
+        has a ``split`` dimension too, and a split shorter than the longest is padded
+        with NaN.
     progress : bool, optional
         None: a bar when stderr is a terminal, else a line on stderr every tenth of
         the work or minute; True: a bar; False: nothing (:class:`landscapes.progress.Progress`).
@@ -293,11 +295,6 @@ def evaluate(
 
     per_example_fn = None
     if per_example:
-        if isinstance(data, Mapping):
-            raise ValueError(
-                "per_example=True needs one split of data, got a dict of "
-                f"{sorted(map(str, data))!r}; evaluate each split separately"
-            )
         per_example_fn = per_example_loss(loss_fn)
         if per_example_fn is None:
             raise ValueError(
@@ -367,7 +364,12 @@ def evaluate(
         device=str(dev),
     )
     if per_example:
-        each = values[""][EXAMPLE_LOSS]
-        ds[EXAMPLE_LOSS] = (dims + ("example",), each)
-        ds[EXAMPLE_LOSS].attrs["long_name"] = "loss of each example"
+        each = [values[s][EXAMPLE_LOSS] for s in splits]
+        # Splits of different sizes share one ``example`` axis, the shorter ones padded
+        # with NaN (an example that is not there, at every point).
+        n = max(e.shape[-1] for e in each)
+        padded = [np.pad(e, [(0, 0)] * (e.ndim - 1) + [(0, n - e.shape[-1])],
+                         constant_values=np.nan) for e in each]
+        ds[EXAMPLE_LOSS] = (dims + ("example",), np.stack(padded) if keyed else padded[0])
+        ds[EXAMPLE_LOSS].attrs["long_name"] = "loss of each example (NaN: past a split's end)"
     return ds

@@ -109,16 +109,22 @@ def test_per_example_for_a_conv_net_with_folded_batch_norm():
     np.testing.assert_allclose(ds.loss_per_example.mean("example").values, ds.loss.values, rtol=1e-12)
 
 
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"loss_fn": lambda o, t: (o - 1).pow(2).mean()}, "per_example=True needs a loss that says"),
-        ({"data": "dict"}, "per_example=True needs one split"),
-    ],
-)
-def test_per_example_refuses_what_it_cannot_do(kwargs, message):
+def test_per_example_over_splits_of_different_sizes_pads_the_shorter_with_nan():
+    net, line, (x, y) = mlp_line()
+    data = {"train": (x, y), "test": (x[:30], y[:30])}
+    ds = evaluate(net, line.resampled([0.0, 0.5, 1.0]), data, per_example=True, device="cpu",
+                  batch_size=16, progress=False)
+    each = ds.loss_per_example
+    assert each.dims == ("split", "alpha", "example") and each.sizes["example"] == 50
+    test = each.sel(split="test")
+    assert np.isnan(test.isel(example=slice(30, None))).all()
+    assert np.isfinite(test.isel(example=slice(None, 30))).all()
+    np.testing.assert_allclose(each.mean("example", skipna=True).values, ds.loss.values,
+                               rtol=1e-12)
+
+
+def test_per_example_refuses_a_loss_that_does_not_say_how_it_reduces():
     net, line, data = mlp_line()
-    if kwargs.pop("data", None) == "dict":
-        data = {"train": data, "test": data}
-    with pytest.raises(ValueError, match=message):
-        evaluate(net, line, data, per_example=True, device="cpu", progress=False, **kwargs)
+    with pytest.raises(ValueError, match="per_example=True needs a loss that says"):
+        evaluate(net, line, data, per_example=True, device="cpu", progress=False,
+                 loss_fn=lambda o, t: (o - 1).pow(2).mean())
