@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from landscapes import evaluate, metrics, paths, results
-from landscapes.refine import bootstrap_barrier, refine, refine_line
+from landscapes.refine import bootstrap_barrier, bootstrap_intervals, refine, refine_line
 from theory import deep_linear as dl
 
 FINE = np.linspace(0.0, 1.0, 4001)
@@ -233,3 +233,41 @@ def test_refine_line_rejects_what_it_cannot_do(two_nets, kwargs, message):
         data = {"train": data}
     with pytest.raises(ValueError, match=message):
         refine_line(net, a, b, data, device="cpu", **kwargs)
+
+
+def _noisy_bump(n, seed):
+    rng = np.random.default_rng(seed)
+    a = np.linspace(0.0, 1.0, 11)
+    mean = 1 + 0.4 * np.sin(np.pi * a)
+    return a, mean[:, None] + 0.3 * rng.standard_normal((a.size, n))
+
+
+def test_bootstrap_intervals_leave_out_padding_and_narrow_with_more_examples():
+    import xarray as xr
+
+    a, few = _noisy_bump(100, 0)
+    _, many = _noisy_bump(1600, 1)
+    padded = np.concatenate([few, np.full((a.size, 1500), np.nan)], axis=1)
+    each = xr.DataArray(np.stack([padded, many]), dims=("split", "alpha", "example"),
+                        coords={"alpha": a, "split": ["few", "many"]})
+    iv = bootstrap_intervals(each, "bump", resamples=400)
+    assert iv.dims == ("split", "bound")
+    alone = bootstrap_intervals(each.isel(split=0, example=slice(0, 100)), "bump",
+                                resamples=400)
+    np.testing.assert_array_equal(iv.sel(split="few").values, alone.values)  # padding: no effect
+    width = iv.sel(bound="high") - iv.sel(bound="low")
+    ratio = float(width.sel(split="few") / width.sel(split="many"))
+    assert 2.5 < ratio < 6.5  # 1/sqrt(n): 16 times the examples, a quarter of the width
+    for split in ("few", "many"):  # the 0.4 bump lies inside both
+        lo, hi = iv.sel(split=split).values
+        assert lo < 0.4 < hi
+
+
+def test_bootstrap_intervals_refuse_what_they_cannot_do():
+    import xarray as xr
+
+    each = xr.DataArray(np.ones((3, 4)), dims=("alpha", "example"), coords={"alpha": [0, .5, 1]})
+    with pytest.raises(ValueError, match="unknown kind 'peak'"):
+        bootstrap_intervals(each, "peak")
+    with pytest.raises(ValueError, match="dims 'alpha' and 'example'"):
+        bootstrap_intervals(each.rename(example="sample"), "rise")

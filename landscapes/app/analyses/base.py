@@ -112,6 +112,11 @@ class Analysis:
     uses: tuple[str, ...] = ()
     min_replicates: int = 1
     ragged: bool = False
+    #: Barrier measures (``"rise"``, ``"linear"``, ``"bump"``) whose bootstrap interval
+    #: over the examples the analysis keeps when a budget evaluates a subset of each
+    #: split (``eval_examples``): ``<kind>_interval`` beside the curves
+    #: (:func:`with_intervals`). Empty: none.
+    intervals: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ computing
     def path(self, reps: Replicates, r: int, budget: Budget) -> Path:
@@ -126,9 +131,19 @@ class Analysis:
         """
         from landscapes.app.executor import for_each
 
-        parts = for_each(reps, lambda r: reps.evaluate(self.path(reps, r, budget), self.name, r),
-                         range(reps.count))
-        return reps.label(parts)
+        # A subset of the data is a sample: its barriers get an interval (networks only;
+        # a closed form's objective is exact).
+        subset = (bool(self.intervals) and budget.eval_examples is not None
+                  and getattr(reps, "dataset", None) is not None)
+
+        def one(r: int) -> xr.Dataset:
+            path = self.path(reps, r, budget)
+            if not subset:
+                return reps.evaluate(path, self.name, r)
+            ds = reps.evaluate(path, self.name, r, per_example=True)
+            return with_intervals(ds, self.intervals, seed=budget.seed)
+
+        return reps.label(for_each(reps, one, range(reps.count)))
 
     def closed_form(self, system: Any, budget: Budget) -> xr.Dataset:
         """The exact counterpart for a closed-form ``system``; default: none."""
@@ -152,6 +167,52 @@ class Analysis:
     def panel(self, ax: Axes, ds: xr.Dataset, context: Context) -> None:
         """Draw this analysis of every system in ``ds`` (a ``system`` dimension)."""
         raise NotImplementedError(f"{self.name} has no panel")
+
+
+# --------------------------------------------------------------------------- intervals
+
+#: Coverage and resamples of the bootstrap intervals of barriers from a data subset.
+LEVEL, RESAMPLES = 0.95, 1000
+
+
+def with_intervals(ds: xr.Dataset, kinds: tuple[str, ...], seed: int = 0) -> xr.Dataset:
+    """``ds`` with a bootstrap interval of each barrier in ``kinds``, per line, over [0, 1].
+
+    The curves came from a subset of each split's examples (``loss_per_example``, which
+    is dropped): resampling the examples gives the spread another subset of the same
+    size would show (:func:`landscapes.refine.bootstrap_intervals`). Each interval is a
+    variable ``<kind>_interval`` with a ``bound`` dimension (``low``, ``high``).
+    """
+    from landscapes.refine import bootstrap_intervals
+
+    each = ds["loss_per_example"].sel(alpha=slice(0.0, 1.0))
+    out = ds.drop_vars("loss_per_example")
+    for kind in kinds:
+        iv = bootstrap_intervals(each, kind, level=LEVEL, resamples=RESAMPLES, seed=seed)
+        out[f"{kind}_interval"] = iv
+        out[f"{kind}_interval"].attrs.update(
+            long_name=f"{LEVEL:.0%} bootstrap interval of the {kind} barrier on [0, 1] over "
+                      f"the examples ({RESAMPLES} resamples)")
+    return out
+
+
+def interval_note(ds: xr.Dataset, kind: str, split: str | None, at: dict[str, Any]) -> str:
+    """`` (subset: 95% CI ±w)`` for the line ``at`` picks, or "" without an interval.
+
+    w is the largest half-width over replicates: how far another subset of the same
+    size could move the barrier of that line.
+    """
+    name = f"{kind}_interval"
+    if name not in ds.data_vars:
+        return ""
+    iv = ds[name]
+    if split is not None and "split" in iv.dims:
+        iv = iv.sel(split=split)
+    iv = iv.sel({k: v for k, v in at.items() if k in iv.dims})
+    half = (iv.sel(bound="high") - iv.sel(bound="low")) / 2
+    if not np.isfinite(half).any():
+        return ""
+    return f" (subset: {LEVEL:.0%} CI ±{float(half.max()):.2g})"
 
 
 # --------------------------------------------------------------------------- formatting

@@ -11,7 +11,7 @@ from __future__ import annotations
 import xarray as xr
 
 from landscapes import metrics
-from landscapes.app.analyses.base import Context, cells, mean_std, per_split
+from landscapes.app.analyses.base import Context, cells, interval_note, mean_std, per_split
 from landscapes.app.analyses.line import Line
 
 
@@ -21,10 +21,12 @@ class FinalToFinal(Line):
     description = "solution -> solution of another replicate (Figs. 5 left, 10 left)"
     start, end, window, theory = "final", "other_final", (-0.5, 1.5), "final_to_final"
     min_replicates = 2
+    intervals = ("linear",)
 
     def rows(self, ds: xr.Dataset, context: Context) -> dict[str, str]:
         seg = ds.loss.sel(alpha=slice(0.0, 1.0))
-        heights = [(s, mean_std(metrics.linear_barrier(c).height)) for s, c in per_split(seg)]
+        heights = [(s, mean_std(metrics.linear_barrier(c).height)
+                    + interval_note(ds, "linear", s, {})) for s, c in per_split(seg)]
         return {f"barrier final->final": cells(heights)}
 
 

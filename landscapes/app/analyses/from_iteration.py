@@ -26,6 +26,7 @@ from landscapes.app.analyses.base import (
     Context,
     Replicates,
     cells,
+    interval_note,
     mean_std,
     per_split,
 )
@@ -51,6 +52,7 @@ class FromIteration(Analysis):
                    "(Frankle 2020 Figs. 2-3)")
     uses = (*COMMON, "points", "max_starts")
     ragged = True
+    intervals = ("rise", "linear", "bump")
 
     def grid(self, budget: Budget) -> np.ndarray:
         return grids.uniform(budget.points, 0.0, 1.0)
@@ -75,9 +77,9 @@ class FromIteration(Analysis):
             rise = barriers(c, d, "rise").mean("replicate")
             chord = barriers(c, d, "linear").mean("replicate")
             bump = barriers(c, d, "bump").mean("replicate")
-            rises.append((split, mean_std(rise.max())))
-            excess.append((split, mean_std(chord.max())))
-            bumps.append((split, mean_std(bump.max())))
+            rises.append((split, mean_std(rise.max()) + _note(ds, "rise", split, rise)))
+            excess.append((split, mean_std(chord.max()) + _note(ds, "linear", split, chord)))
+            bumps.append((split, mean_std(bump.max()) + _note(ds, "bump", split, bump)))
             gone.append((split, _gone_from(bump, float(d.mean()))))
         return {"largest rise from t (Frankle)": cells(rises),
                 "largest chord excess from t": cells(excess),
@@ -101,6 +103,15 @@ class FromIteration(Analysis):
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xlabel("start iteration t")
         ax.set_ylabel("barrier / (J_init − J_final)")
+
+
+def _note(ds: xr.Dataset, kind: str, split: str | None, height: xr.DataArray) -> str:
+    """The subset's interval of the line with the largest mean ``height``."""
+    h = height.dropna("start_iteration", how="all")
+    if h.size == 0:
+        return ""
+    t = h.start_iteration.values[int(np.argmax(np.asarray(h)))]
+    return interval_note(ds, kind, split, {"start_iteration": t})
 
 
 def drop(ds: xr.Dataset, reference: xr.Dataset | None) -> xr.DataArray:

@@ -107,6 +107,17 @@ def test_network_and_theory_overlay_on_a_tiny_budget(tmp_path, data_root):
     np.testing.assert_allclose(norm.sel(alpha=0.0), 1.0, atol=1e-9)
     np.testing.assert_allclose(norm.sel(alpha=1.0), 0.0, atol=1e-9)
     assert [r["system"] for r in table] == ["deep_linear", "mnist_mlp"]
+    # 400 examples of each split are a sample: the network's barriers come with an
+    # interval over them; the closed form's objective is exact and has none
+    f2f = tree["final_to_final"]
+    assert np.isnan(f2f.linear_interval.sel(system="deep_linear")).all()
+    net = f2f.sel(system="mnist_mlp")
+    height = metrics.linear_barrier(net.loss.sel(alpha=slice(0.0, 1.0))).height
+    low, high = net.linear_interval.sel(bound="low"), net.linear_interval.sel(bound="high")
+    assert (low <= height).all() and (height <= high).all() and (high - low > 0).all()
+    assert "(subset: 95% CI ±" in table[1]["barrier final->final"]
+    assert "subset" not in table[0]["barrier final->final"]
+    assert "rise_interval" in tree["from_iteration"]
     # from iteration t: the network's starts are checkpoints, the theory's its own steps
     start = tree["from_iteration"].sel(system="mnist_mlp").dropna("start_iteration", how="all")
     assert 0 in start.start_iteration.values and start.start_iteration.size <= 5
