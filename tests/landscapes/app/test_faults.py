@@ -49,12 +49,12 @@ if fault == "evaluate":
     calls = {"n": 0}
     original = systems.NetworkReplicates.evaluate
 
-    def evaluate(self, path, analysis, r):
+    def evaluate(self, path, analysis, r, **options):
         if analysis == spec["analysis"]:
             calls["n"] += 1
             if calls["n"] == spec["nth"]:
                 os.kill(os.getpid(), signum)
-        return original(self, path, analysis, r)
+        return original(self, path, analysis, r, **options)
 
     systems.NetworkReplicates.evaluate = evaluate
 elif fault == "write":
