@@ -415,10 +415,9 @@ def bootstrap_barrier(
     each = ds["loss_per_example"]
     if set(each.dims) != {"alpha", "example"}:
         raise ValueError(f"loss_per_example must have dims ('alpha', 'example'), got {each.dims!r}")
-    losses = each.transpose("alpha", "example").values.astype(float)
-    grid = each["alpha"].values.astype(float)
-    height, low, high, n = _bootstrap(losses, grid, kind, level, resamples, seed)
-    return Interval(height, low, high, float(level), int(resamples), n)
+    height = float(_BOOTSTRAP_KINDS[kind](each.mean("example")).height)
+    low, high = (float(v) for v in _intervals(each, (kind,), level, resamples, seed)[kind].values)
+    return Interval(height, low, high, float(level), int(resamples), int(each.sizes["example"]))
 
 
 def bootstrap_intervals(
@@ -461,22 +460,47 @@ def bootstrap_intervals(
     >>> iv.dims, bool(iv.sel(curve=0, bound="low") > 0.9), bool(iv.sel(curve=1, bound="high") < 0.1)
     (('curve', 'bound'), True, True)
     """
-    _check_bootstrap(kind, level, resamples)
+    return _intervals(each, (kind,), level, resamples, seed)[kind]
+
+
+def _intervals(each: xr.DataArray, kinds: tuple[str, ...], level: float, resamples: int,
+               seed: int) -> dict[str, xr.DataArray]:
+    """:func:`bootstrap_intervals` of several kinds from one set of resampled curves."""
+    for kind in kinds:
+        _check_bootstrap(kind, level, resamples)
     if not {"alpha", "example"} <= set(each.dims):
         raise ValueError(f"each must have dims 'alpha' and 'example', got {each.dims!r}")
     others = [d for d in each.dims if d not in ("alpha", "example")]
     ordered = each.transpose(*others, "alpha", "example")
     grid = each["alpha"].values.astype(float)
     flat = ordered.values.astype(float).reshape(-1, grid.size, each.sizes["example"])
-    ends = np.full((flat.shape[0], 2), np.nan)
-    for i, losses in enumerate(flat):
-        there = ~np.isnan(losses).all(axis=0)
-        if there.any():
-            ends[i] = _bootstrap(losses[:, there], grid, kind, level, resamples, seed)[1:3]
+    ends = {kind: np.full((flat.shape[0], 2), np.nan) for kind in kinds}
+    present = ~np.isnan(flat).all(axis=1)  # (curve, example): padding is NaN at every α
+    # Curves with the same examples present share one draw of resample weights, which
+    # depends only on the seed and their number: each curve's interval is the same
+    # whichever other curves come with it, in one call or in several.
+    groups: dict[bytes, list[int]] = {}
+    for i, mask in enumerate(present):
+        if mask.any():
+            groups.setdefault(mask.tobytes(), []).append(i)
+    for members in groups.values():
+        mask = present[members[0]]
+        n = int(mask.sum())
+        weights = np.random.default_rng(seed).multinomial(
+            n, np.full(n, 1.0 / n), size=resamples).astype(float) / n
+        losses = flat[members][:, :, mask]  # (curves, alpha, n)
+        curves = np.einsum("rn,can->cra", weights, losses, optimize=True)
+        resampled = xr.DataArray(curves, dims=("curve", "resample", "alpha"),
+                                 coords={"alpha": grid})
+        for kind in kinds:
+            heights = _BOOTSTRAP_KINDS[kind](resampled).height.values  # (curves, resamples)
+            ends[kind][members] = np.quantile(heights, [(1 - level) / 2, (1 + level) / 2],
+                                              axis=1).T
     shape = [ordered.sizes[d] for d in others] + [2]
     coords = {d: ordered.coords[d] for d in others if d in ordered.coords}
-    return xr.DataArray(ends.reshape(shape), dims=(*others, "bound"),
-                        coords={**coords, "bound": ["low", "high"]})
+    return {kind: xr.DataArray(e.reshape(shape), dims=(*others, "bound"),
+                               coords={**coords, "bound": ["low", "high"]})
+            for kind, e in ends.items()}
 
 
 #: The barrier measures a bootstrap interval can be taken of.
@@ -490,24 +514,6 @@ def _check_bootstrap(kind: str, level: float, resamples: int) -> None:
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     _check_positive(resamples, "resamples", integer=True)
-
-
-def _bootstrap(losses: np.ndarray, grid: np.ndarray, kind: str, level: float, resamples: int,
-               seed: int) -> tuple[float, float, float, int]:
-    """Height of the mean curve of ``losses`` (alpha × example) and its interval."""
-    n = losses.shape[1]
-    core = _BOOTSTRAP_KINDS[kind]
-    height = float(core(xr.DataArray(losses.mean(axis=1), dims="alpha", coords={"alpha": grid})).height)
-    rng = np.random.default_rng(seed)
-    heights = []
-    for start in range(0, resamples, 100):  # bounded memory: 100 resamples at a time
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=min(100, resamples - start))
-        curves = counts @ losses.T / n
-        res = core(xr.DataArray(curves, dims=("resample", "alpha"), coords={"alpha": grid}))
-        heights.append(res.height.values)
-    all_heights = np.concatenate(heights)
-    low, high = np.quantile(all_heights, [(1 - level) / 2, (1 + level) / 2])
-    return height, float(low), float(high), int(n)
 
 
 def refine_line(

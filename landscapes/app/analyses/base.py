@@ -188,8 +188,8 @@ def with_intervals(ds: xr.Dataset, kinds: tuple[str, ...], seed: int = 0) -> xr.
     each = ds["loss_per_example"].sel(alpha=slice(0.0, 1.0))
     out = ds.drop_vars("loss_per_example")
     for kind in kinds:
-        iv = bootstrap_intervals(each, kind, level=LEVEL, resamples=RESAMPLES, seed=seed)
-        out[f"{kind}_interval"] = iv
+        out[f"{kind}_interval"] = bootstrap_intervals(each, kind, level=LEVEL,
+                                                      resamples=RESAMPLES, seed=seed)
         out[f"{kind}_interval"].attrs.update(
             long_name=f"{LEVEL:.0%} bootstrap interval of the {kind} barrier on [0, 1] over "
                       f"the examples ({RESAMPLES} resamples)")
