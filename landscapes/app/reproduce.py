@@ -152,17 +152,15 @@ def _markdown(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_pl
                      f"{cell(r['verdict'])} |")
     if the_plan.blocked or the_plan.partial or the_plan.deferred:
         lines += ["", "Not made here:", ""]
-        for fid, why in the_plan.blocked.items():
+        for fid, why in {**the_plan.blocked, **the_plan.deferred}.items():
             lines.append(f"- Fig. {fid}: {why}")
-        for fid, why in the_plan.deferred.items():
-            lines.append(f"- Fig. {fid}: {why}")
-    if the_plan.failed:
-        lines += ["", "Could not be drawn (a bug: please report it):", ""]
-        lines += [f"- Fig. {fid}: {why}" for fid, why in the_plan.failed.items()]
         for fid, systems in the_plan.partial.items():
             if fid not in the_plan.blocked:
                 lines.append(f"- Fig. {fid} without {', '.join(systems)}: "
                              f"{the_plan.unavailable[systems[0]]}")
+    if the_plan.failed:
+        lines += ["", "Could not be drawn (a bug: please report it):", ""]
+        lines += [f"- Fig. {fid}: {why}" for fid, why in the_plan.failed.items()]
     if paper.notes:
         lines += ["", paper.notes]
     return "\n".join(lines) + "\n"
