@@ -276,6 +276,9 @@ class _Trainer:
         self.seconds = 0.0
         #: The first iteration whose training loss was NaN or inf (None: none so far).
         self.diverged_at: int | None = None
+        # The same, kept on the device while training (-1: none) and read back only when
+        # the state is saved: reading a GPU's loss every step would wait for the GPU.
+        self.first_bad = torch.tensor(-1, device=self.device)
         # A language model's hidden state, carried from one segment to the next within
         # an epoch as Zaremba et al. do (and saved with the resume state).
         self.hidden: tuple[torch.Tensor, ...] | None = None
@@ -380,7 +383,12 @@ class _Trainer:
         else:
             _say(f"resuming {str(self.run.path)!r} from {where}")
 
+    def _read_divergence(self) -> None:
+        if self.diverged_at is None and int(self.first_bad) >= 0:
+            self.diverged_at = int(self.first_bad)
+
     def _save_resume(self) -> None:
+        self._read_divergence()
         state = {"step": self.step, "model": self.model.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
                  "seconds": self.seconds, "hidden": list(self.hidden or ()),
@@ -428,10 +436,11 @@ class _Trainer:
                 for inputs, targets in self._batches():
                     consistent = False
                     loss = self._train_step(inputs, targets)
-                    if self.diverged_at is None and not bool(torch.isfinite(loss)):
+                    if self.diverged_at is None:
                         # Recorded, not raised: a diverged run is a result (Im et al.'s zoo
                         # has them); it trains on to the end, so every checkpoint exists.
-                        self.diverged_at = self.step
+                        keep = torch.isfinite(loss.detach()) | (self.first_bad >= 0)
+                        self.first_bad = torch.where(keep, self.first_bad, self.step)
                     self.step += 1
                     if self.step == self.config.switch_at:
                         # Switched before the state at the switch is saved, so that a run
@@ -459,6 +468,7 @@ class _Trainer:
 
     def _finish(self, seconds: float | None) -> None:
         """Measure the final network and write the summary; ``seconds`` None: rebuilt."""
+        self._read_divergence()
         per_epoch = None if seconds is None else seconds / max(self.config.epochs, 1e-12)
         summary = {"iterations": self.total, "epochs": self.config.epochs,
                    "seconds": seconds, "seconds_per_epoch": per_epoch,

@@ -83,9 +83,9 @@ def task_threads(threads: int | None, clustered: bool) -> int | None:
     In this process (``clustered`` false) ``None`` keeps the process's own setting.
     """
     if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
-        return threads
+        from landscapes.devices import resolve_threads
+
+        return resolve_threads(threads)
     return 1 if clustered else None
 
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,6 +249,15 @@ def refine(
     >>> refine(lambda a: np.exp(-a), kind="rise").height
     0.0
     """
+    _check_search(kind, lo, hi, tol, scale, alpha_tol, coarse, per_round, max_evaluations)
+    if not callable(fn):
+        raise TypeError(f"fn must be callable as fn(alpha), got {fn!r}")
+    return _refine(fn, kind, float(lo), float(hi), tol, scale, alpha_tol, coarse, per_round, max_evaluations)
+
+
+def _check_search(kind: str, lo: float, hi: float, tol: float, scale: float | None,
+                  alpha_tol: float, coarse: int, per_round: int, max_evaluations: int) -> None:
+    """The arguments of :func:`refine`, checked before any evaluation."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; choose from {list(KINDS)}")
     for name, value in (("lo", lo), ("hi", hi)):
@@ -266,9 +275,6 @@ def refine(
         raise ValueError(f"coarse must be an integer >= 3, got {coarse!r}")
     if coarse > max_evaluations:
         raise ValueError(f"coarse ({coarse}) exceeds max_evaluations ({max_evaluations})")
-    if not callable(fn):
-        raise TypeError(f"fn must be callable as fn(alpha), got {fn!r}")
-    return _refine(fn, kind, float(lo), float(hi), tol, scale, alpha_tol, coarse, per_round, max_evaluations)
 
 
 def _call(fn: Callable[[np.ndarray], Any], alpha: np.ndarray) -> np.ndarray:
@@ -422,12 +428,12 @@ def bootstrap_barrier(
 
 def bootstrap_intervals(
     each: xr.DataArray,
-    kind: str = "rise",
+    kind: str | Sequence[str] = "rise",
     *,
     level: float = 0.95,
     resamples: int = 1000,
     seed: int = 0,
-) -> xr.DataArray:
+) -> xr.DataArray | xr.Dataset:
     """:func:`bootstrap_barrier` for every curve of a per-example loss array.
 
     Parameters
@@ -437,15 +443,17 @@ def bootstrap_intervals(
         start iteration ...): each combination of the others is one curve. Examples
         that are NaN at every α (a split shorter than the longest, as
         :func:`landscapes.evaluate` pads them) are left out of that curve.
-    kind : {"rise", "linear", "bump"}
+    kind : {"rise", "linear", "bump"} or a sequence of them
+        Several kinds are read off the same resampled curves.
     level, resamples, seed
         As in :func:`bootstrap_barrier`; every curve resamples with ``seed``.
 
     Returns
     -------
-    xarray.DataArray
+    xarray.DataArray or xarray.Dataset
         The interval's ends, dims (the others..., ``bound``) with ``bound`` =
-        ``["low", "high"]``.
+        ``["low", "high"]``; for a sequence of kinds, a Dataset with one such
+        variable per kind.
 
     Examples
     --------
@@ -460,7 +468,9 @@ def bootstrap_intervals(
     >>> iv.dims, bool(iv.sel(curve=0, bound="low") > 0.9), bool(iv.sel(curve=1, bound="high") < 0.1)
     (('curve', 'bound'), True, True)
     """
-    return _intervals(each, (kind,), level, resamples, seed)[kind]
+    if isinstance(kind, str):
+        return _intervals(each, (kind,), level, resamples, seed)[kind]
+    return xr.Dataset(_intervals(each, tuple(kind), level, resamples, seed))
 
 
 def _intervals(each: xr.DataArray, kinds: tuple[str, ...], level: float, resamples: int,
@@ -590,7 +600,10 @@ def refine_line(
     for reserved in ("per_example", "progress"):
         if reserved in options:
             raise ValueError(f"refine_line sets {reserved!r} itself; leave it out of the options")
+    # Every argument is checked before the first evaluation is spent.
+    _check_search(kind, lo, hi, tol, scale, alpha_tol, coarse, per_round, max_evaluations)
     if subset is not None:
+        _check_bootstrap(kind if kind in _BOOTSTRAP_KINDS else "rise", level, resamples)
         _check_positive(subset, "subset", integer=True)
         if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data)):
             raise ValueError("subset needs data as an (inputs, targets) pair of tensors")

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import secrets
+import sys
 import threading
 import time
 import warnings
@@ -62,10 +63,23 @@ class InProcess:
 
     distributed = False
 
-    def train_replicates(self, config: Any, replicates: int, **kwargs: Any) -> list[Any]:
-        from experiments.train import train_replicates
+    def train_replicates(self, config: Any, replicates: int, *, runs_dir: Any = None,
+                         progress: bool | None = None, **kwargs: Any) -> list[Any]:
+        """Replicates 0 … ``replicates`` − 1 of ``config``, trained or reused, one after
+        another; each one that trains is announced on stderr."""
+        from experiments.store import Run
+        from experiments.train import train
 
-        return train_replicates(config, replicates, **kwargs)
+        runs = []
+        for r in range(replicates):
+            if progress is not False and not Run(config, r, runs_dir).done:
+                switched = (f" -> {config.switch_optimizer} at {config.switch_at}"
+                            if config.switch_at else "")
+                print(f"train {config.name} ({config.optimizer}{switched}), replicate {r}",
+                      file=sys.stderr, flush=True)
+            runs.append(train(config, replicate=r, runs_dir=runs_dir, progress=progress,
+                              **kwargs))
+        return runs
 
     def evaluate(self, reps: Any, path: Path, analysis: str, r: int,
                  options: dict[str, Any]) -> xr.Dataset:
@@ -378,11 +392,24 @@ class Distributed:
                 for system_name, system in study._systems.items()
                 if system_name not in study.parts.get(name, {})
                 and study._wanted(system_name, name)]
+        from landscapes.app.systems import epoch_length
+
+        # Every run any analysis needs, the variants it trains (the optimizer zoo, switched
+        # runs) included, is submitted before any analysis waits: the cluster trains them
+        # side by side instead of one variant's replicates at a time.
         for system in {id(s): s for *_, s in todo if s.kind == "network"}.values():
             config = system.config_for(study.budget, runtime, study.budget.trajectory_points)
-            for r in range(study.budget.replicates):
-                self.submit_training(config, r, runs_dir=runtime.runs_dir,
-                                     data_dir=runtime.data_dir, device=runtime.device)
+            total = config.iterations(epoch_length(config, runtime.data_dir))
+            configs = {config.name: config}
+            for _, analysis, _, other in todo:
+                if other is system:
+                    for changes in analysis.variants(config, total, study.budget):
+                        variant = config.replace(**changes)
+                        configs.setdefault(variant.name, variant)
+            for each in configs.values():
+                for r in range(study.budget.replicates):
+                    self.submit_training(each, r, runs_dir=runtime.runs_dir,
+                                         data_dir=runtime.data_dir, device=runtime.device)
 
         def pair(analysis: Any, system: Any) -> Any:
             try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -284,30 +283,14 @@ class NetworkSystem(System):
         splits once. On a study's cluster the runs train as tasks there
         (:mod:`landscapes.app.executor`).
         """
-        from experiments.store import Run
-        from experiments.train import train
         from landscapes.app.executor import executor_for
 
         memo = json.dumps([config.name, budget.key(), str(runtime.runs_dir),
                            str(runtime.data_dir), runtime.device])
         if memo not in self._replicates:
-            executor = executor_for(runtime)
-            if executor.distributed:
-                runs = executor.train_replicates(
-                    config, budget.replicates, runs_dir=runtime.runs_dir,
-                    data_dir=runtime.data_dir, device=runtime.device, progress=runtime.progress,
-                    threads=runtime.threads)
-            else:
-                runs = []
-                for r in range(budget.replicates):
-                    if runtime.progress is not False and not Run(config, r, runtime.runs_dir).done:
-                        print(f"train {config.name} ({config.optimizer}"
-                              + (f" -> {config.switch_optimizer} at {config.switch_at}"
-                                 if config.switch_at else "")
-                              + f"), replicate {r}", file=sys.stderr, flush=True)
-                    runs.append(train(config, replicate=r, runs_dir=runtime.runs_dir,
-                                      data_dir=runtime.data_dir, device=runtime.device,
-                                      progress=runtime.progress, threads=runtime.threads))
+            runs = executor_for(runtime).train_replicates(
+                config, budget.replicates, runs_dir=runtime.runs_dir, data_dir=runtime.data_dir,
+                device=runtime.device, progress=runtime.progress, threads=runtime.threads)
             self._replicates[memo] = NetworkReplicates(self, config, runs, budget, runtime)
         reps = self._replicates[memo]
         if shared is not None and reps._data is None:
@@ -343,6 +326,8 @@ class NetworkReplicates:
         self._owner = system
         self._data: dict[str, Any] | None = None
         self._fingerprint: str | None = None
+        self._anchors: dict[tuple[str, int], dict[str, Any]] = {}
+        self._diverged: dict[int, bool] = {}
 
     # ---------------------------------------------------------------- variants
     def variant(self, **changes: Any) -> NetworkReplicates:
@@ -372,22 +357,27 @@ class NetworkReplicates:
         """
         from landscapes.app.analyses.zoo import finite
 
-        summary = self.runs[r].summary
-        if summary.get("diverged_at") is not None:
-            return True
-        losses = [summary.get("train_loss"), summary.get("test_loss")]
-        if any(v is not None and not np.isfinite(v) for v in losses):
-            return True
-        return not finite(self.final(r))
+        if r not in self._diverged:
+            summary = self.runs[r].summary
+            losses = [summary.get("train_loss"), summary.get("test_loss")]
+            self._diverged[r] = (summary.get("diverged_at") is not None
+                                 or any(v is not None and not np.isfinite(v) for v in losses)
+                                 or not finite(self.final(r)))
+        return self._diverged[r]
 
     # ---------------------------------------------------------------- anchors
-    @functools.lru_cache(maxsize=8)  # noqa: B019 -- one object per budget, few replicates
     def init(self, r: int) -> dict[str, Any]:
-        return self.runs[r].init
+        return self._anchor("init", r)
 
-    @functools.lru_cache(maxsize=8)  # noqa: B019
     def final(self, r: int) -> dict[str, Any]:
-        return self.runs[r].final
+        return self._anchor("final", r)
+
+    def _anchor(self, which: str, r: int) -> dict[str, Any]:
+        # Read from the run store once per object: the zoo's analyses ask every variant's
+        # solution many times (each pair, slice and divergence check).
+        if (which, r) not in self._anchors:
+            self._anchors[which, r] = getattr(self.runs[r], which)
+        return self._anchors[which, r]
 
     def other_final(self, r: int) -> dict[str, Any]:
         # The next replicate's solution: with R replicates, R distinct pairs.

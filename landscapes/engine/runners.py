@@ -134,8 +134,7 @@ class Batched:
         """Outputs at every point of the chunk, shape ``(P, *outputs)``; ``prepared``
         comes from :meth:`prepare` on the same ``x``; ``fused=False`` runs the model
         itself even where :attr:`fused` is set."""
-        if fused and self.fused is not None and onednn_active(self.fused, x):
-            fused = all(finite_points(chunk.params))
+        # (oneDNN's fused ReLU runs only point by point: Looped.forward guards it.)
         net, shared, reuse, read = self.evaluated(fused), chunk.shared, self.reuse, self.read
 
         def call(p: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -204,16 +204,12 @@ def _prefer_fused(
         logger.debug("batch norm stays separate: %s", what)
         return
     reuse = runner.reuse
-    if reuse is not None and not any(
+    if reuse is None or any(
         isinstance(m, FusedConv) and m.conv is reuse.layer for m in fused.modules()
     ):
-        fused, what = fuse(net, onednn=onednn, skip=frozenset([reuse.name]))
-        if fused is None:
-            logger.debug("batch norm stays separate: %s", what)
-            return
-    else:
         # A first layer folded with its batch norm (and activation) costs about what
-        # combining the anchors' outputs costs, and saves the passes after it.
+        # combining the anchors' outputs costs, and saves the passes after it. (A first
+        # layer that was not folded starts no chain: reuse and the fused model coexist.)
         runner.reuse = None
     runner.fused = fused
     try:

@@ -187,9 +187,10 @@ def with_intervals(ds: xr.Dataset, kinds: tuple[str, ...], seed: int = 0) -> xr.
 
     each = ds["loss_per_example"].sel(alpha=slice(0.0, 1.0))
     out = ds.drop_vars("loss_per_example")
+    # One draw of resampled curves serves every kind.
+    found = bootstrap_intervals(each, kinds, level=LEVEL, resamples=RESAMPLES, seed=seed)
     for kind in kinds:
-        out[f"{kind}_interval"] = bootstrap_intervals(each, kind, level=LEVEL,
-                                                      resamples=RESAMPLES, seed=seed)
+        out[f"{kind}_interval"] = found[kind]
         out[f"{kind}_interval"].attrs.update(
             long_name=f"{LEVEL:.0%} bootstrap interval of the {kind} barrier on [0, 1] over "
                       f"the examples ({RESAMPLES} resamples)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import xarray as xr
 
 from landscapes.app.analyses.base import (
@@ -87,11 +86,12 @@ class LearningCurve(Analysis):
         ax.set_yscale("log")
 
 
-def early_share(loss: xr.DataArray) -> xr.DataArray:
-    """(J_0 − J(t_early)) / (J_0 − J_T), t_early the last checkpoint within 10 % of T."""
+def early_share(loss: xr.DataArray, fraction: float = EARLY) -> xr.DataArray:
+    """(J_0 − J(t_early)) / (J_0 − J_T), t_early the last checkpoint within ``fraction``
+    (default 10 %) of T."""
     loss = loss.dropna("start_iteration", how="all")
     t = loss.start_iteration.values
-    early = t[t <= EARLY * t.max()].max()
+    early = t[t <= fraction * t.max()].max()
     j0, jt = loss.sel(start_iteration=t.min()), loss.sel(start_iteration=t.max())
     return (j0 - loss.sel(start_iteration=early)) / (j0 - jt)
 

@@ -152,11 +152,18 @@ class Switching(Analysis):
         if key not in memo:
             rep = run.runs[r]
             steps = rep.iterations
-            out = zoo.evaluate_points(run, r, steps, "step", self.name, load=rep.state)
             init = run.init(r)
-            # one checkpoint in memory at a time (a conv net's can be tens of MB)
-            memo[key] = out.assign(init_distance=("step", [zoo.distance(rep.state(t), init)
-                                                           for t in steps]))
+            distance: dict[int, float] = {}
+
+            def load(t: int) -> Any:
+                # each checkpoint is read once: its distance is taken as it is loaded
+                # for the evaluation
+                state = rep.state(t)
+                distance[t] = zoo.distance(state, init)
+                return state
+
+            out = zoo.evaluate_points(run, r, steps, "step", self.name, load=load)
+            memo[key] = out.assign(init_distance=("step", [distance[t] for t in steps]))
         return memo[key]
 
     # ------------------------------------------------------------------ reporting

@@ -20,6 +20,7 @@ import xarray as xr
 from landscapes import metrics
 from landscapes.app.analyses.from_iteration import GONE
 from landscapes.app.analyses.init_to_final import MONOTONE_RTOL
+from landscapes.app.analyses.learning_curve import early_share
 from landscapes.app.analyses.random_to_final import count_minima
 from landscapes.app.papers import drawing
 from landscapes.app.papers.base import Claim, Figure, Outcome, Paper
@@ -293,17 +294,12 @@ def _c_early(o: Outcome) -> tuple[str, str]:
     from landscapes.app.systems import get_system
 
     epochs = o.budget.epochs or get_system(MAXOUT).config.epochs
-    curve = _train(o.ds(MAXOUT, "learning_curve")).isel(alpha=0, drop=True)
-    curve = curve.dropna("start_iteration", how="all")
-    total = int(curve.start_iteration.max())
     if epochs < MIN_EPOCHS:
         return (f"training lasts {epochs:g} epoch(s) at this budget, so 'the first few of "
                 f"many' cannot be told apart (needs ≥ {MIN_EPOCHS}: --epochs or --budget "
                 "paper)", "cannot run here")
-    t = curve.start_iteration.values
-    early = t[t <= total * FEW_EPOCHS / epochs].max()
-    j0, jt = curve.sel(start_iteration=0), curve.sel(start_iteration=total)
-    share = (j0 - curve.sel(start_iteration=early)) / (j0 - jt)
+    curve = _train(o.ds(MAXOUT, "learning_curve")).isel(alpha=0, drop=True)
+    share = early_share(curve, FEW_EPOCHS / epochs)
     text = (f"maxout: {float(share.mean()):.0%} of the training-loss drop in the first "
             f"{FEW_EPOCHS} of {epochs:g} epochs")
     return text, _verdict(share > 0.5)
