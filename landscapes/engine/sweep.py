@@ -23,7 +23,7 @@ from torch.func import functional_call
 
 from landscapes.engine.runners import Batched, Chunk, Looped, Runner, stack_anchors
 from landscapes.engine.first_layer import Reuse, find
-from landscapes.engine.fusion import FusedConv, fuse
+from landscapes.engine.fusion import FusedConv, fuse, onednn_active
 from landscapes.engine.glibc_heap import MMAP_CEILING, kept
 from landscapes.engine.measures import Measures, compare_form, example_losses, widened
 from landscapes.engine.session import Session, current as current_session, tensor_bytes, version
@@ -510,13 +510,11 @@ def _run_split(
     with eval_mode(net), torch.no_grad():
         for index, (x, y) in enumerate(placed):
             y = y.to(dev, non_blocking=True)
-            # oneDNN's fused ReLU (CPU) would read a NaN input as 0 (landscapes.engine.fusion)
-            fused = (
-                runner.fused is None
-                or x.device.type != "cpu"
-                or not x.is_floating_point()
-                or bool(torch.isfinite(x).all())
-            )
+            # oneDNN's fused ReLU (CPU, bfloat16) would read a NaN input as 0
+            # (landscapes.engine.fusion); only where it runs is the batch checked.
+            with settings.autocast_context():
+                onednn = runner.fused is not None and onednn_active(runner.fused, x)
+            fused = not onednn or bool(torch.isfinite(x).all())
             for start, (xs, ys) in zip(range(0, len(y) if y.dim() else 1, examples), _pieces(x, y, examples)):
                 with settings.autocast_context():
                     ref_out = None
