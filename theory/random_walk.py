@@ -112,10 +112,18 @@ def chi_mean(k: Any) -> np.ndarray:
     return np.where(k > 0, out, 0.0)
 
 
-def _moments(V: np.ndarray, VT: float, Vmin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """m_t and S_t² from cumulative variances."""
+def _moments(V: np.ndarray, VT: float, Vmin: np.ndarray,
+             rest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """m_t and S_t² from cumulative variances.
+
+    S_t² = V_t − V_(t∧T)²/V_T is written as V_(t∧T)(V_T − V_(t∧T))/V_T + (V_t − V_(t∧T)):
+    near the solution V_T − V_t is a small difference of two large sums, so ``rest``
+    (V_T − V_(t∧T) summed from the steps themselves) keeps its digits where given.
+    """
     m = Vmin / VT
-    S2 = np.maximum(V - Vmin**2 / VT, 0.0)
+    if rest is None:
+        rest = VT - Vmin
+    S2 = np.maximum(Vmin * rest / VT + (V - Vmin), 0.0)
     return m, S2
 
 
@@ -555,7 +563,9 @@ def matched_walk(
     V = np.concatenate([[0.0], np.cumsum(sigma**2)])
     if V[T] <= 0:
         raise ValueError(f"the trajectory does not move before its solution row {T!r}")
-    m, S2 = _moments(V, V[T], np.minimum(V, V[T]))
+    # V_T − V_k summed backwards from the steps, not as V_T minus V_k (see _moments)
+    tail = np.concatenate([np.cumsum((sigma[:T] ** 2)[::-1])[::-1], np.zeros(K + 1 - T)])
+    m, S2 = _moments(V, V[T], np.minimum(V, V[T]), rest=tail)
     n_walks = _count(n_walks)
     seed = _seed(seed)
     ds = trajectory_dataset(
