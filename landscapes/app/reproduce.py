@@ -110,6 +110,14 @@ def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
         for pair in usable:
             if pair not in out.pairs:
                 out.pairs.append(pair)
+    made = {f.id for f in out.made}
+    for claim in paper.claims:
+        if claim.figures and all(f in made for f in claim.figures):
+            for system, analysis in claim.needs:
+                if system not in out.unavailable:
+                    out.unavailable[system] = _needs_data(system, runtime, download)
+                if not out.unavailable[system] and (system, analysis) not in out.pairs:
+                    out.pairs.append((system, analysis))
     out.unavailable = {s: why for s, why in out.unavailable.items() if why}
     return out
 

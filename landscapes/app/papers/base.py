@@ -102,13 +102,16 @@ class Claim:
 
     ``judge(outcome)`` returns ``(measured, verdict)``; it runs only when every figure
     in ``figures`` could be made and every system in ``systems`` was computed, else the
-    verdict is "cannot run here" with the reason.
+    verdict is "cannot run here" with the reason. ``needs`` are the (system, analysis)
+    results the judge reads besides its figures' own: the study computes them whenever
+    the claim's figures are selected.
     """
 
     figures: tuple[str, ...]
     quote: str
     judge: Callable[[Outcome], tuple[str, str]]
     systems: tuple[str, ...] = ()
+    needs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

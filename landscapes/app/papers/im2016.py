@@ -689,7 +689,8 @@ PAPER = Paper(
                            "disagreement of ≈8 %: over a third of the most their ≈11 % error "
                            "allows.", _c_disagree),
         Claim(("2", "3"), "Even in these [2-D] projections ... the local minima returned by "
-                          "different algorithms are separated by high loss.", _c_passes),
+                          "different algorithms are separated by high loss.", _c_passes,
+              needs=((MLP, "optimizers"),)),  # the drop it divides by
         Claim(("4",), "SGD finds local minima with the lowest training accuracy and ADAM, "
                       "Rmsprop, and Adadelta the highest.", _c_training_order),
         Claim(("4",), "The generalization accuracy of these different local minima ... was "
