@@ -499,7 +499,9 @@ def _intervals(each: xr.DataArray, kinds: tuple[str, ...], level: float, resampl
         weights = np.random.default_rng(seed).multinomial(
             n, np.full(n, 1.0 / n), size=resamples).astype(float) / n
         losses = flat[members][:, :, mask]  # (curves, alpha, n)
-        curves = np.einsum("rn,can->cra", weights, losses, optimize=True)
+        # numpy's own loop, not BLAS: its sums do not depend on the BLAS thread count
+        # of the process (a worker and the client gave intervals 1e-16 apart).
+        curves = np.einsum("rn,can->cra", weights, losses, optimize=False)
         resampled = xr.DataArray(curves, dims=("curve", "resample", "alpha"),
                                  coords={"alpha": grid})
         for kind in kinds:
