@@ -17,6 +17,10 @@ from landscapes.engine.sweep import EXAMPLE_LOSS, Settings, sweep
 from landscapes.anchors import Anchor, as_anchor
 from landscapes.engine.batches import Batches, as_batches
 from landscapes.engine.batchnorm import BN_MODES, has_batchnorm
+from landscapes.engine.checks import check_callable as _check_callable
+from landscapes.engine.checks import check_loss_fn
+from landscapes.engine.checks import check_model_keys as _check_model_keys
+from landscapes.engine.checks import describe_fn as _describe
 from landscapes.engine.outputs import Output, check_output, label
 from landscapes.engine.tied import merge_tied, tied_groups
 from landscapes.paths import Path
@@ -33,36 +37,6 @@ PRECISIONS: dict[str, torch.dtype | None] = {
 }
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _describe(fn: Any) -> str:
-    return getattr(fn, "__name__", None) or type(fn).__name__
-
-
-def _check_callable(name: str, fn: Any) -> None:
-    if not callable(fn):
-        raise TypeError(f"{name} must be callable as {name}(outputs, targets), got {fn!r}")
-
-
-def _check_model_keys(model: nn.Module, anchor: Anchor, what: str) -> None:
-    state = model.state_dict()
-    for key, value in anchor.items():
-        if key not in state:
-            raise ValueError(
-                f"{what} tensor {key!r} is not in the model's state_dict; the model has "
-                f"{sorted(state)[:8]!r}{'...' if len(state) > 8 else ''}"
-            )
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise ValueError(
-                f"{what} tensor {key!r} has shape {tuple(value.shape)!r} but the model's has "
-                f"{tuple(state[key].shape)!r}"
-            )
-        if state[key].is_floating_point() != value.is_floating_point():
-            raise ValueError(
-                f"{what} tensor {key!r} has dtype {value.dtype} but the model's has "
-                f"{state[key].dtype}; a floating-point entry cannot stand for an integer one "
-                "or the reverse"
-            )
 
 
 def evaluate(
@@ -249,13 +223,7 @@ def evaluate(
             f"got {type(path).__name__}"
         )
     _check_model_keys(model, path.anchors[0], "path")
-    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
-    _check_callable("loss_fn", loss_fn)
-    if getattr(loss_fn, "reduction", "mean") not in ("mean", "sum"):
-        raise ValueError(
-            f"loss_fn has reduction={loss_fn.reduction!r}; use 'mean' (or 'sum') so each "
-            "batch gives one number"
-        )
+    loss_fn = check_loss_fn(loss_fn)
     if isinstance(error, str) and error != "auto":
         raise ValueError(f"unknown error {error!r}; choose from ['auto', a callable, None]")
     if error is not None and not isinstance(error, str):
