@@ -18,7 +18,7 @@ from torch.func import functional_call, grad
 
 from landscapes.engine.point_measures import PointContext, Variable
 
-__all__ = ["GradientNorm", "full_loss_gradient"]
+__all__ = ["GradientNorm", "RandomSlopes", "full_loss_gradient"]
 
 
 def _weight(loss_fn: Any, targets: torch.Tensor) -> int:
@@ -85,3 +85,41 @@ class GradientNorm:
         g = full_loss_gradient(point)
         sq = sum(v.detach().to(torch.float64).pow(2).sum() for v in g.values())
         return {"gradient_norm": np.asarray(float(torch.sqrt(torch.as_tensor(sq))))}
+
+
+@dataclass(frozen=True)
+class RandomSlopes:
+    """Slopes of the full-data loss along random unit directions, vᵢᵀ∇L(θ) / ‖vᵢ‖.
+
+    The directions are Gaussian over the parameters, drawn afresh at every point from
+    the point's seed (:func:`landscapes.engine.point_sweep.point_seed` of ``seed`` and
+    the point's index): a seeded measure with a dimension of its own, ``probe``.
+    Averaged over probes, the squared slopes estimate ‖∇L‖²/d for d parameters.
+
+    Examples
+    --------
+    >>> RandomSlopes(probes=3).coords()["probe"]
+    [0, 1, 2]
+    """
+
+    probes: int = 2
+    seed: int = 0
+    name: str = "slopes"
+
+    def variables(self) -> dict[str, Variable]:
+        return {"slope": Variable(("probe",), {"long_name": "slope of the loss along a random "
+                                                            "unit direction"})}
+
+    def coords(self) -> dict[str, Any]:
+        return {"probe": list(range(self.probes))}
+
+    def measure(self, point: PointContext) -> dict[str, np.ndarray]:
+        g = full_loss_gradient(point)
+        gen = torch.Generator(device="cpu").manual_seed(point.seed)
+        out = []
+        for _ in range(self.probes):
+            v = {k: torch.randn(t.shape, generator=gen, dtype=torch.float64) for k, t in g.items()}
+            norm = torch.sqrt(sum(u.pow(2).sum() for u in v.values()))
+            dot = sum((g[k].detach().cpu().to(torch.float64) * v[k]).sum() for k in g)
+            out.append(float(dot / norm))
+        return {"slope": np.asarray(out)}
