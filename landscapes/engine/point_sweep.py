@@ -302,7 +302,7 @@ def measure(
     bn: str = "interpolate",
     bn_batches: int = 20,
     bn_data: Any = None,
-    device: str | torch.device = "auto",
+    device: str | torch.device | None = "auto",
     dtype: torch.dtype | None = None,
     batch_size: int = 1000,
     progress: bool | None = None,
@@ -335,8 +335,8 @@ def measure(
         (default the ``"train"`` split, else ``data``), exactly as ``evaluate`` does.
     bn_batches : int
     bn_data : data, optional
-    device : str or torch.device
-        ``"auto"`` picks CUDA when present.
+    device : str or torch.device, optional
+        ``"auto"`` (or ``None``) picks CUDA when present.
     dtype : torch.dtype, optional
         Run in this floating-point dtype (``torch.float64`` for exact agreement
         with closed forms); default the model's own.
@@ -386,7 +386,7 @@ def measure(
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ValueError(f"dtype must be a floating-point torch.dtype (torch.float64...) or None, "
                          f"got {dtype!r}")
-    dev = resolve_device(device)
+    dev = resolve_device("auto" if device is None else device)
     tied = tied_groups(model)
     anchors = [merge_tied(a, tied, f"anchor {n!r}") for a, n in zip(path.anchors, path.names)]
     splits, keyed, bn_source = split_data(data, batch_size, bn, bn_data, model)

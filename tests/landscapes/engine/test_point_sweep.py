@@ -308,3 +308,15 @@ def test_bad_options_are_one_clear_line():
         measure(net, None, (x, y), [GradientNorm()])
     with pytest.raises(TypeError, match="not a point measure"):
         evaluate(net, path, (x, y), measures=["gradient"], device="cpu", progress=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_gives_the_cpu_numbers():
+    net, (x, y) = mlp(bn=True), data(64)
+    path = plane_path(net)
+    kwargs = dict(bn="recompute", bn_batches=2, batch_size=16, progress=False)
+    on = [GradientNorm(), RandomSlopes(seed=2), FullLoss()]
+    cpu = measure(net, path, (x, y), on, device="cpu", **kwargs)
+    gpu = measure(net, path, (x, y), on, device="cuda", **kwargs)
+    for name in cpu.data_vars:
+        np.testing.assert_allclose(gpu[name].values, cpu[name].values, rtol=1e-9, err_msg=name)
