@@ -86,6 +86,11 @@ class Path:
         Whether every anchor is a point and every row sums to one (lines, bilinear and
         barycentric slices), as opposed to paths along directions (rays, planes).
         Inferred from the row sums when not given.
+    start : int
+        The index along the first dimension, in the path this one was taken from
+        (:func:`take`), of this path's first row; 0 for a whole path. Point measures
+        derive their seeds from the index in the whole path, so that a block gives its
+        points the numbers the whole path does.
     """
 
     anchors: tuple[Anchor, ...]
@@ -97,6 +102,7 @@ class Path:
     kind: str = "custom"
     info: dict[str, Any] = field(default_factory=dict)
     affine: bool | None = None
+    start: int = 0
 
     def __post_init__(self) -> None:
         if len(self.anchors) != len(self.names):
@@ -269,7 +275,8 @@ def take(path: Path, start: int, stop: int) -> Path:
     coords = dict(path.coords)
     coords[first] = np.asarray(path.coords[first])[start:stop]
     return Path(path.anchors, path.names, path.coefficients[rows], path.dims, coords,
-                path.origin[rows], path.kind, dict(path.info), affine=path.affine)
+                path.origin[rows], path.kind, dict(path.info), affine=path.affine,
+                start=path.start + int(start))
 
 
 def blocks(path: Path, points: int) -> list[tuple[int, int]]:

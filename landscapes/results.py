@@ -17,7 +17,10 @@ Slice datasets (loss along a path or over a plane)
     variables
         ``loss`` (float), ``error`` (fraction in [0, 1]; NaN where undefined, e.g.
         for regression), optional ``divergence`` (functional distance to a reference
-        network, Im et al. 2016 §4.1), and any extra user metric.
+        network, Im et al. 2016 §4.1), and any extra user metric. A dataset of point
+        measures (:func:`landscapes.engine.measure`) may hold neither ``loss`` nor
+        ``error``; its variables then say which measure wrote them (attribute
+        ``measure``) and may have dimensions of their own (an ``eigen`` index).
 
 Trajectory datasets (Goodfellow et al. 2015, Appendix B)
     dimension ``step``; variables ``projection``, ``residual``, ``norm``.
@@ -201,7 +204,7 @@ def _as_coords(coords: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def slice_dataset(
-    loss: Any,
+    loss: Any | None,
     *,
     alpha: Sequence[float] | np.ndarray,
     error: Any = None,
@@ -220,8 +223,10 @@ def slice_dataset(
 
     Parameters
     ----------
-    loss : array_like
-        Loss at every point, shaped like ``dims``.
+    loss : array_like or None
+        Loss at every point, shaped like ``dims``. ``None``: no ``loss`` and no
+        ``error`` (a dataset of point measures, whose ``extra`` variables carry the
+        attribute ``measure``).
     alpha, beta : array_like
         Path coordinates. ``beta`` makes a 2-D slice.
     error : array_like, optional
@@ -235,7 +240,9 @@ def slice_dataset(
         ‖θ(α) − θ(0)‖ for each point, dims ``("alpha",)`` (or ``("alpha", "beta")``),
         or a ``(dims, values)`` tuple when it varies along other dimensions.
     extra : mapping, optional
-        Further variables (``divergence``, user metrics), shaped like ``loss``.
+        Further variables (``divergence``, user metrics), shaped like ``loss``, or
+        ``(dims, values)`` or ``(dims, values, attrs)`` tuples for variables with
+        dimensions of their own.
     analysis, system : str
         What was computed (``"init_to_final"``) and on what (``"mnist_mlp"``).
     seeds, hyperparameters, device
@@ -264,10 +271,13 @@ def slice_dataset(
             raise SchemaError(f"dims {dims!r} must contain {d!r}")
     if beta is None and "beta" in dims:
         raise SchemaError("dims name 'beta' but no beta coordinate was given")
-    loss = np.asarray(loss, dtype=float)
-    if loss.ndim != len(dims):
-        raise SchemaError(f"loss has {loss.ndim} dimensions but dims is {dims!r}")
-    error = np.full(loss.shape, np.nan) if error is None else np.asarray(error, dtype=float)
+    if loss is None and error is not None:
+        raise SchemaError("error was given without a loss; give both, or neither for point measures")
+    if loss is not None:
+        loss = np.asarray(loss, dtype=float)
+        if loss.ndim != len(dims):
+            raise SchemaError(f"loss has {loss.ndim} dimensions but dims is {dims!r}")
+        error = np.full(loss.shape, np.nan) if error is None else np.asarray(error, dtype=float)
     all_coords = _as_coords(coords)
     all_coords["alpha"] = alpha
     if beta is not None:
@@ -277,16 +287,20 @@ def slice_dataset(
             all_coords["distance"] = (distance[0], np.asarray(distance[1], dtype=float))
         else:
             all_coords["distance"] = (default_dims, np.asarray(distance, dtype=float))
-    data_vars: dict[str, Any] = {"loss": (dims, loss), "error": (dims, error)}
+    data_vars: dict[str, Any] = {} if loss is None else {"loss": (dims, loss), "error": (dims, error)}
     for name, values in (extra or {}).items():
         if name in data_vars:
             raise SchemaError(f"extra variable {name!r} would overwrite {name!r}")
-        data_vars[name] = (dims, np.asarray(values, dtype=float))
+        if isinstance(values, tuple):  # (dims, values[, attrs]): dimensions of its own
+            data_vars[name] = (tuple(values[0]), np.asarray(values[1], dtype=float), *values[2:])
+        else:
+            data_vars[name] = (dims, np.asarray(values, dtype=float))
     attrs = _header(analysis, system)
     attrs.update(provenance(seeds=seeds, hyperparameters=hyperparameters, device=device))
     ds = xr.Dataset(data_vars, coords=all_coords, attrs=attrs)
-    ds["loss"].attrs["long_name"] = "loss"
-    ds["error"].attrs.update(long_name="error", units="fraction")
+    if loss is not None:
+        ds["loss"].attrs["long_name"] = "loss"
+        ds["error"].attrs.update(long_name="error", units="fraction")
     return validate(ds)
 
 
@@ -410,6 +424,10 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
             f"a slice dataset needs an 'alpha' dimension, found dims {tuple(ds.dims)!r}; "
             f"a trajectory dataset needs 'step' and variables {list(TRAJECTORY_VARIABLES)}"
         )
+    present = [name for name in SLICE_VARIABLES if name in ds.data_vars]
+    if not present:
+        _check_measures(ds)
+        return ds
     for name in SLICE_VARIABLES:
         if name not in ds.data_vars:
             raise SchemaError(f"variable {name!r} is missing; required: {list(SLICE_VARIABLES)}")
@@ -421,6 +439,25 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
             f"found values in [{finite.min()!r}, {finite.max()!r}]"
         )
     return ds
+
+
+def _check_measures(ds: xr.Dataset) -> None:
+    """A slice dataset without loss and error must be one of point measures: at least
+    one variable over the path that names its measure, none over the path that does not."""
+    over = [name for name, v in ds.data_vars.items() if "alpha" in v.dims]
+    if not over:
+        raise SchemaError(
+            f"a slice dataset needs variables {list(SLICE_VARIABLES)}, or the variables of a "
+            f"point measure (over 'alpha', with attribute 'measure'); found "
+            f"{sorted(map(str, ds.data_vars))!r}"
+        )
+    anonymous = [str(name) for name in over if "measure" not in ds[name].attrs]
+    if anonymous:
+        raise SchemaError(
+            f"variables {list(SLICE_VARIABLES)} are missing; a dataset of point measures may "
+            f"leave them out, but then every variable over 'alpha' names its measure in the "
+            f"attribute 'measure', which {anonymous!r} do not"
+        )
 
 
 # ----------------------------------------------------------------------------- combining

@@ -169,7 +169,10 @@ class Evaluation:
     ``model`` is the experiment's model name; the network starts from ``state`` (the
     run's final weights, as :meth:`experiments.store.Run.model` loads them). ``options``
     are the keyword arguments of :func:`landscapes.evaluate` besides the model, path
-    and data.
+    and data, ``measures=`` among them: point measures are frozen dataclasses of the
+    package (:mod:`landscapes.engine.point_measures`), pickled to the workers with the
+    rest, and their seeds derive from each point's index in the whole path
+    (:attr:`landscapes.paths.Path.start`), so blocks reassemble to the in-process numbers.
     """
 
     model: str
@@ -223,7 +226,8 @@ def evaluate_on(client: Any, model: str, state: dict[str, Any], path: Path,
     block_points : int
         Points per task (:data:`BLOCK_POINTS`).
     **options
-        Keyword arguments of :func:`landscapes.evaluate` (``device``, ``bn``...).
+        Keyword arguments of :func:`landscapes.evaluate` (``device``, ``bn``,
+        ``measures``...).
 
     Returns
     -------

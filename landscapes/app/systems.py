@@ -189,7 +189,11 @@ class TheoryReplicates:
         return self._trajectory, [self._state(self.points["path"][r, at[t]])
                                   for t in self._trajectory]
 
-    def evaluate(self, path: Any, analysis: str, r: int, **options: Any) -> xr.Dataset:
+    def evaluate(self, path: Any, analysis: str, r: int, *, measures: Sequence[Any] = (),
+                 **options: Any) -> xr.Dataset:
+        """The torch twin of the closed form along ``path``; ``measures`` (point
+        measures, :mod:`landscapes.engine.point_measures`) and ``options`` pass through
+        to :func:`landscapes.evaluate`."""
         import torch
 
         from experiments.models.deep_linear import DeepLinear, squared_error
@@ -199,7 +203,7 @@ class TheoryReplicates:
         return evaluate(DeepLinear(self.spec.depth, self.spec.width), path, data,
                         loss_fn=squared_error(1.0), error=None, device="cpu",
                         batch_size=data[0].shape[0], progress=False, analysis=analysis,
-                        system=self.system, **options)
+                        system=self.system, measures=list(measures), **options)
 
     def label(self, parts: list[xr.Dataset]) -> xr.Dataset:
         from landscapes import results
@@ -416,20 +420,25 @@ class NetworkReplicates:
             self._data = out
         return self._data
 
-    def evaluate(self, path: Any, analysis: str, r: int, **options: Any) -> xr.Dataset:
+    def evaluate(self, path: Any, analysis: str, r: int, *, measures: Sequence[Any] = (),
+                 **options: Any) -> xr.Dataset:
         """Replicate ``r``'s network along ``path``, here or on the study's cluster;
-        ``options`` pass through to :func:`landscapes.evaluate` (``reference=``,
-        ``divergence=``)."""
+        ``measures`` (point measures, :mod:`landscapes.engine.point_measures`, shipped to
+        the workers with the other options) and ``options`` pass through to
+        :func:`landscapes.evaluate` (``reference=``, ``divergence=``)."""
         from landscapes.app.executor import executor_for
 
+        if measures:
+            options = {**options, "measures": list(measures)}
         return executor_for(self.runtime).evaluate(self, path, analysis, r, options)
 
-    def evaluate_here(self, path: Any, analysis: str, r: int, **options: Any) -> xr.Dataset:
+    def evaluate_here(self, path: Any, analysis: str, r: int, *, measures: Sequence[Any] = (),
+                      **options: Any) -> xr.Dataset:
         """:func:`landscapes.evaluate` of replicate ``r``'s network in this process."""
         from landscapes import evaluate
 
         return evaluate(self.runs[r].model(), path, self.data(), progress=self.runtime.progress,
-                        **self.options(analysis), **options)
+                        measures=list(measures), **self.options(analysis), **options)
 
     def options(self, analysis: str) -> dict[str, Any]:
         """The arguments of :func:`landscapes.evaluate` besides model, path, data, progress."""

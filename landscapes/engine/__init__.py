@@ -29,6 +29,9 @@
   (:mod:`landscapes.engine.outputs`) inside the vmapped pass; tied parameters are
   interpolated once (:mod:`landscapes.engine.tied`); anchors and floating-point
   inputs take the model's dtypes.
+- **Point measures.** :func:`measure` (or ``evaluate(measures=...)``) runs measures
+  that need the parameters at each point, not only the outputs (a gradient norm,
+  Hessian-vector products), through one seam: :mod:`landscapes.engine.point_measures`.
 - **Sessions.** Inside :func:`session`, repeated calls on the same model, anchors and
   data reuse the probes and the anchors' first-layer outputs.
 
@@ -43,6 +46,9 @@ from __future__ import annotations
 
 from landscapes.devices import resolve_device
 from landscapes.engine.evaluation import DIVERGENCES, PRECISIONS, classification_error, evaluate
+from landscapes.engine.point_measures import PointContext, PointMeasure, Variable
+from landscapes.engine.point_sweep import measure
 from landscapes.engine.session import session
 
-__all__ = ["evaluate", "session", "resolve_device", "classification_error", "DIVERGENCES", "PRECISIONS"]
+__all__ = ["evaluate", "measure", "session", "resolve_device", "classification_error", "DIVERGENCES",
+           "PRECISIONS", "PointContext", "PointMeasure", "Variable"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,13 @@ from landscapes.engine.sweep import EXAMPLE_LOSS, Settings, sweep
 from landscapes.anchors import Anchor, as_anchor
 from landscapes.engine.batches import Batches, as_batches
 from landscapes.engine.batchnorm import BN_MODES, has_batchnorm
+from landscapes.engine.checks import check_callable as _check_callable
+from landscapes.engine.checks import check_loss_fn
+from landscapes.engine.checks import check_model_keys as _check_model_keys
+from landscapes.engine.checks import describe_fn as _describe
 from landscapes.engine.outputs import Output, check_output, label
+from landscapes.engine.point_measures import PointMeasure
+from landscapes.engine.point_sweep import PointSettings, check_measures, merged, sweep_points
 from landscapes.engine.tied import merge_tied, tied_groups
 from landscapes.paths import Path
 
@@ -35,36 +41,6 @@ PRECISIONS: dict[str, torch.dtype | None] = {
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _describe(fn: Any) -> str:
-    return getattr(fn, "__name__", None) or type(fn).__name__
-
-
-def _check_callable(name: str, fn: Any) -> None:
-    if not callable(fn):
-        raise TypeError(f"{name} must be callable as {name}(outputs, targets), got {fn!r}")
-
-
-def _check_model_keys(model: nn.Module, anchor: Anchor, what: str) -> None:
-    state = model.state_dict()
-    for key, value in anchor.items():
-        if key not in state:
-            raise ValueError(
-                f"{what} tensor {key!r} is not in the model's state_dict; the model has "
-                f"{sorted(state)[:8]!r}{'...' if len(state) > 8 else ''}"
-            )
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise ValueError(
-                f"{what} tensor {key!r} has shape {tuple(value.shape)!r} but the model's has "
-                f"{tuple(state[key].shape)!r}"
-            )
-        if state[key].is_floating_point() != value.is_floating_point():
-            raise ValueError(
-                f"{what} tensor {key!r} has dtype {value.dtype} but the model's has "
-                f"{state[key].dtype}; a floating-point entry cannot stand for an integer one "
-                "or the reverse"
-            )
-
-
 def evaluate(
     model: nn.Module,
     path: Path,
@@ -73,6 +49,7 @@ def evaluate(
     loss_fn: Metric | None = None,
     error: Metric | str | None = "auto",
     metrics: Mapping[str, Metric] | None = None,
+    measures: Sequence[PointMeasure] = (),
     output: Output = None,
     reference: Mapping[str, torch.Tensor] | nn.Module | None = None,
     divergence: str = "outputs",
@@ -120,6 +97,13 @@ def evaluate(
         fraction. ``None``: NaN (undefined).
     metrics : dict of str to callable, optional
         Extra per-batch means, each stored as a variable of that name.
+    measures : list of PointMeasure, optional
+        Measures that need the parameters at each point, not only the outputs (a
+        gradient norm, Hessian eigenvalues: :mod:`landscapes.engine.point_measures`),
+        run as :func:`landscapes.engine.measure` runs them, with this call's
+        ``loss_fn``, ``output``, ``bn``, ``bn_batches``, ``bn_data``, ``device`` and
+        ``batch_size``, in the model's dtype (``precision`` applies to loss and error
+        only); their variables join the result, their ``repr`` its hyperparameters.
     output : str, int or callable, optional
         How to read the model's output when ``forward`` returns more than a tensor: a
         key of a dict (a Hugging Face ``ModelOutput``, or an attribute of a named
@@ -249,13 +233,7 @@ def evaluate(
             f"got {type(path).__name__}"
         )
     _check_model_keys(model, path.anchors[0], "path")
-    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
-    _check_callable("loss_fn", loss_fn)
-    if getattr(loss_fn, "reduction", "mean") not in ("mean", "sum"):
-        raise ValueError(
-            f"loss_fn has reduction={loss_fn.reduction!r}; use 'mean' (or 'sum') so each "
-            "batch gives one number"
-        )
+    loss_fn = check_loss_fn(loss_fn)
     if isinstance(error, str) and error != "auto":
         raise ValueError(f"unknown error {error!r}; choose from ['auto', a callable, None]")
     if error is not None and not isinstance(error, str):
@@ -267,6 +245,8 @@ def evaluate(
         if name in ("loss", "error", "divergence", "disagreement"):
             raise ValueError(f"metric name {name!r} is reserved; choose another")
         _check_callable(f"metrics[{name!r}]", fn)
+    point_measures = check_measures(list(measures) if isinstance(measures, tuple) else measures,
+                                    allow_empty=True)
     check_output(output)
     if divergence not in DIVERGENCES:
         raise ValueError(f"unknown divergence {divergence!r}; choose from {list(DIVERGENCES)}")
@@ -318,11 +298,11 @@ def evaluate(
         else:
             bn_source = next(iter(splits.values()))
 
-    measures = Measures(loss_fn, error, metrics, ref, divergence, output, per_example_fn)
+    measured = Measures(loss_fn, error, metrics, ref, divergence, output, per_example_fn)
     settings = Settings(dev, bn_batches, chunk_size, memory, PRECISIONS[precision], progress)
-    values = sweep(model, path, anchors, splits, measures, bn_source, settings)
+    values = sweep(model, path, anchors, splits, measured, bn_source, settings)
 
-    names = measures.names
+    names = measured.names
     keyed = isinstance(data, Mapping)
     dims = (("split",) if keyed else ()) + path.dims
     stacked = {n: np.stack([values[s][n] for s in splits]) for n in names}
@@ -372,4 +352,11 @@ def evaluate(
                          constant_values=np.nan) for e in each]
         ds[EXAMPLE_LOSS] = (dims + ("example",), np.stack(padded) if keyed else padded[0])
         ds[EXAMPLE_LOSS].attrs["long_name"] = "loss of each example (NaN: past a split's end)"
+    if point_measures:
+        found, extra = sweep_points(
+            model, path, anchors, splits, keyed, point_measures,
+            PointSettings(loss_fn, output, bn, bn_batches, dev, None, progress), bn_source,
+            reserved=set(map(str, ds.data_vars)),
+        )
+        ds = merged(ds, found, extra, point_measures)
     return ds

@@ -179,3 +179,54 @@ def test_a_failed_write_names_the_target_not_the_temp_file(tmp_path, monkeypatch
     with pytest.raises(PermissionError) as info:
         results.atomic_write(tmp_path / "out.nc", lambda tmp: None)
     assert info.value.filename == str(tmp_path / "out.nc")
+
+
+def measured(n: int = 4, **kw) -> xr.Dataset:
+    """A dataset of point measures: no loss or error, a variable with a dimension of its own."""
+    a = np.linspace(0, 1, n)
+    top = np.stack([a + 2, a + 1], axis=1)
+    base = dict(alpha=a, coords={"eigen": [0, 1]}, analysis="curvature", system="toy",
+                extra={"eigenvalue": (("alpha", "eigen"), top, {"measure": "hessian"}),
+                       "trace": (("alpha",), a * 3, {"measure": "hessian", "units": "1"})},
+                hyperparameters={"measures": ["Hessian(k=2)"]})
+    base.update(kw)
+    return results.slice_dataset(None, **base)
+
+
+def test_a_dataset_of_point_measures_needs_no_loss_and_round_trips(tmp_path):
+    ds = measured()
+    assert "loss" not in ds and "error" not in ds
+    assert ds.eigenvalue.dims == ("alpha", "eigen") and ds.trace.attrs["units"] == "1"
+    back = results.load(results.save(ds, tmp_path / "m.nc"))
+    xr.testing.assert_identical(back, ds)
+    # Replicates stack as any slice dataset does, and stay valid.
+    both = results.combine([ds, measured()], "replicate")
+    assert both.eigenvalue.dims == ("replicate", "alpha", "eigen")
+    tree = results.load_tree(results.save({"curvature": ds, "line": make()}, tmp_path / "t.nc"))
+    xr.testing.assert_identical(tree["curvature"].to_dataset(), ds)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        # Only a measure's variables may stand without loss and error.
+        (lambda d: d.__setitem__("gap", ("alpha", np.zeros(d.sizes["alpha"]))), r"\['gap'\] do not"),
+        (lambda d: d.__setitem__("trace", d.trace.drop_attrs()), r"\['trace'\] do not"),
+        (lambda d: d.__setitem__("error", d.trace), "variable 'loss' is missing"),
+        (lambda d: d.__setitem__("loss", d.trace), "variable 'error' is missing"),
+        (lambda d: d.attrs.pop("hyperparameters"), "attribute 'hyperparameters' is missing"),
+    ],
+)
+def test_validate_checks_what_a_dataset_of_point_measures_holds(mutate, message):
+    ds = measured().copy(deep=True)
+    mutate(ds)
+    with pytest.raises(SchemaError, match=message):
+        results.validate(ds)
+
+
+def test_a_slice_without_loss_and_without_measures_is_refused():
+    ds = make().drop_vars(["loss", "error"])
+    with pytest.raises(SchemaError, match="needs variables \\['loss', 'error'\\], or the variables of a point measure"):
+        results.validate(ds)
+    with pytest.raises(SchemaError, match="error was given without a loss"):
+        results.slice_dataset(None, error=[0.0], alpha=[0.0], analysis="a", system="s")

@@ -274,3 +274,32 @@ def test_im2016_analyses_on_two_workers_give_the_in_process_numbers(homes):
     assert_same(s.tree(), reference.tree())
     assert s.table() == reference.table()
     assert executor.bar.total > 4  # the variants' trainings and blocks of their paths
+
+
+def test_point_measures_on_two_workers_give_the_in_process_numbers(data_root):
+    # Point measures travel to the workers as an evaluation option; blocks of the plane
+    # reassemble to the in-process dataset, seeded measures included (each point's seed
+    # comes from its index in the whole plane, not in its block).
+    from experiments import data
+    from experiments.models import build
+    from landscapes import evaluate, paths
+    from landscapes.app.executor import EvaluationData, evaluate_on, fingerprint
+    from landscapes.devices import using_threads
+    from landscapes.engine.gradient_norm import GradientNorm, RandomSlopes
+
+    torch.manual_seed(0)
+    net = build("mnist_mlp").eval()
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    x, y = data.load("mnist", "test", data_dir=data_root)
+    splits = {"test": (x[:200], y[:200])}
+    spec = EvaluationData("mnist", ("test",), 200, str(data_root), fingerprint(splits))
+    plane = paths.plane(state, alphas=np.linspace(-1, 1, 5), betas=np.linspace(-1, 1, 3), seed=0)
+    measures = [GradientNorm(), RandomSlopes(probes=2, seed=7)]
+    with using_threads(1):  # the workers' count
+        here = evaluate(net, plane, splits, device="cpu", progress=False, measures=measures)
+    with open_cluster(workers=2, quiet=True) as cluster:
+        there = evaluate_on(cluster.client, "mnist_mlp", state, plane, spec, threads=1,
+                            block_points=4, device="cpu", measures=measures)
+    assert {"loss", "gradient_norm", "slope"} <= set(here.data_vars)
+    assert here.slope.dims == ("split", "alpha", "beta", "probe")
+    xr.testing.assert_identical(without_time(there), without_time(here))
