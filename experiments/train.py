@@ -24,45 +24,10 @@ from experiments.feed import Data as _Data  # noqa: F401 -- the trainer's data, 
 from experiments.replicates import train_replicates
 from experiments.store import Run
 from experiments.trainer import _Trainer, train  # noqa: F401 -- _Trainer: tests patch it
+from landscapes.flags import add_flags, given
 
 __all__ = ["train", "train_replicates", "iterations_per_epoch", "main", "RunFileError",
            "BPTT_STEPS", "EVAL_BATCH"]
-
-
-def _field_type(annotation: str) -> Any:
-    base = str(annotation).split(" |")[0]
-    optional = "None" in str(annotation)
-    if base == "bool":
-        convert: Any = _parse_bool
-    elif base.startswith("tuple"):
-        convert = _parse_iterations
-    else:
-        convert = {"float": float, "int": int}.get(base, str)
-    if not optional:
-        return convert
-
-    def value_or_none(text: str) -> Any:
-        return None if text.lower() == "none" else convert(text)
-
-    value_or_none.__name__ = convert.__name__  # argparse names the type in its errors
-    return value_or_none
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected true or false, got {text!r}")
-
-
-def _parse_iterations(text: str) -> tuple[int, ...]:
-    return tuple(int(t) for t in text.split(",") if t.strip())
-
-
-_parse_bool.__name__ = "boolean"
-_parse_iterations.__name__ = "iteration list"
 
 
 class _Parser:
@@ -83,7 +48,6 @@ class _Parser:
 def _parser(config: TrainConfig | None = None, name: str | None = None) -> Any:
     """The parser; its help shows ``config``'s values (the experiment ``name``) if given."""
     import argparse
-    from dataclasses import fields
 
     parser = _Parser.make(
         prog="python -m experiments.train",
@@ -113,18 +77,9 @@ def _parser(config: TrainConfig | None = None, name: str | None = None) -> Any:
                  "own, shown by `python -m experiments.train <experiment> --help`)")
     else:
         title = f"hyperparameters (default: the values of experiment {name!r}, in brackets)"
-    group = parser.add_argument_group(title)
-    for f in fields(TrainConfig):
-        if f.name == "model":
-            continue
-        shown = (f"class default: {f.default!r}" if config is None
-                 else f"{name}: {getattr(config, f.name)!r}")
-        optional = " ('none' to unset)" if "None" in str(f.type) else ""
-        # SUPPRESS: an option not given is absent, so 'none' can override a value.
-        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name,
-                           default=argparse.SUPPRESS, type=_field_type(f.type),
-                           metavar=str(f.type).split(" |")[0].upper(),
-                           help=f"{f.metadata['help']}{optional} [{shown}]")
+    # Not given: UNSET, so 'none' can override a value.
+    add_flags(parser, TrainConfig, defaults=config, title=title, exclude=("model",),
+              label="class default" if config is None else name)
     return parser
 
 
@@ -146,8 +101,6 @@ def _named_experiment(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    from dataclasses import fields
-
     from experiments.config import describe_experiments, experiment
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -173,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.replicates < 1:
         print(f"error: --replicates must be ≥ 1, got {args.replicates!r}", file=sys.stderr)
         return 2
-    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-                 if f.name != "model" and hasattr(args, f.name)}
+    overrides = given(args, TrainConfig)
     try:
         config = experiment(args.experiment, **overrides)
         for r, run in enumerate(_train_all(config, args)):
