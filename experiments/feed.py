@@ -10,6 +10,7 @@ segments of :data:`BPTT_STEPS` (Zaremba et al. 2014).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -106,8 +107,6 @@ def _segments(at: Position) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
 
 def eval_batches(split: Any, task: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """A whole split in evaluation batches, in order."""
-    import os
-
     if task == "language_model":
         return ((split[:, i:i + BPTT_STEPS], split[:, i + 1:i + 1 + BPTT_STEPS])
                 for i in range(0, split.shape[1] - 1 - BPTT_STEPS + 1, BPTT_STEPS))
@@ -119,11 +118,18 @@ def eval_batches(split: Any, task: str) -> Iterator[tuple[torch.Tensor, torch.Te
 
 
 def _gather(dataset: Any, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # A dataset of (image, label) items, as torchvision's folders give them.
     items = [dataset[int(i)] for i in index]
     return torch.stack([a for a, _ in items]), torch.as_tensor([int(b) for _, b in items])
 
 
 def load_data(config: TrainConfig, spec: Any, data_dir: Any, device: torch.device) -> Data:
+    """The training and test splits of ``config`` on ``device``, cut to its
+    ``train_examples``; a language model's text as ``batch_size`` rows of tokens.
+
+    ``spec`` is the model's :class:`~experiments.models.ModelSpec`, ``data_dir`` as
+    :func:`experiments.data.data_root`.
+    """
     from experiments import data
 
     if spec.task == "language_model":
