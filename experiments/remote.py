@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from experiments.store import Run, runs_root
 from landscapes.results import atomic_write
 
 __all__ = ["Trained", "Store", "pack", "receive", "submit", "train_task", "train_replicates",
-           "Workers"]
+           "Workers", "landed"]
 
 #: Name prefix of the marker file that tells a worker it shares the client's store.
 MARKER = ".shared-"
@@ -233,11 +233,7 @@ class Workers:
         return future
 
     def wait(self, handles: list[Any]) -> Iterator[Any]:
-        from distributed import as_completed
-
-        for future in as_completed(list(handles), loop=self.client.loop):
-            self.land(future, self._runs[id(future)])
-            yield future
+        return landed(self.client, handles, lambda f: self.land(f, self._runs[id(f)]))
 
     def land(self, future: Any, run: Run) -> None:
         """Write one finished task's run into the store."""
@@ -245,6 +241,15 @@ class Workers:
 
         receive(result(future), run.config, self.runs_dir)
         self.bar.advance()
+
+
+def landed(client: Any, futures: list[Any], land: Callable[[Any], None]) -> Iterator[Any]:
+    """Each of ``futures`` as its task finishes, after ``land(future)`` has written it."""
+    from distributed import as_completed
+
+    for future in as_completed(list(futures), loop=client.loop):
+        land(future)
+        yield future
 
 
 def train_replicates(client: Any, config: TrainConfig, replicates: int, *,

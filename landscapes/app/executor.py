@@ -385,7 +385,7 @@ class _Shared:
 
     def __init__(self, executor: Distributed, *, runs_dir: Any, data_dir: Any,
                  device: str) -> None:
-        self.executor, self.runs_dir = executor, runs_dir
+        self.executor, self.client, self.runs_dir = executor, executor.client, runs_dir
         self.data_dir, self.device = data_dir, device
         self._runs: dict[int, Any] = {}
 
@@ -404,11 +404,9 @@ class _Shared:
         return future
 
     def wait(self, handles: list[Any]) -> Iterator[Any]:
-        from distributed import as_completed
+        from experiments.remote import landed
 
-        for future in as_completed(list(handles), loop=self.executor.client.loop):
-            self.land(future, self._runs[id(future)])
-            yield future
+        return landed(self.client, handles, lambda f: self.land(f, self._runs[id(f)]))
 
     def land(self, future: Any, run: Any) -> None:
         from experiments.remote import receive
