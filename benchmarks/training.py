@@ -1,13 +1,13 @@
 """``python -m benchmarks.training``: training speed by layout, precision and threads.
 
-Two tables, each measured with the training step of :mod:`experiments.train` itself
+Two tables, each measured with the training step of :mod:`experiments.trainer` itself
 (minibatch gathering, augmentation, autocast and the optimizer included):
 
 - **ResNet-20 (batch norm)** on CIFAR-shaped random images, batch 128, with OpenLTH's
   hyperparameters: iterations per second for float32 contiguous, float32 channels-last
   and bfloat16 channels-last, each with 1 and 2 threads. Each row's rate is given as a
   share of the best rate measured in the same run, and of the best in its precision;
-  the row :func:`experiments.train.train` picks by default is marked.
+  the row :func:`experiments.trainer.train` picks by default is marked.
 - **LeNet-300-100** on MNIST: seconds per epoch (469 iterations, timed on a part and
   scaled) with 1 and 2 threads, on the machine as it is and with one competing
   CPU-bound process (``python -c "while 1: pass"``), the case that made torch's default
@@ -79,7 +79,7 @@ def competing(processes: int) -> Iterator[None]:
 
 def _trainer(config, data, folder: Path, setting: Setting):
     """A trainer of ``config`` on ``data`` in ``setting``'s layout."""
-    from experiments import train as train_module
+    from experiments import trainer as train_module
     from experiments.store import Run
 
     trainer = train_module._Trainer(Run(config, 0, folder), torch.device("cpu"), None, False,
@@ -123,7 +123,7 @@ def _interleaved(runs: Sequence, threads: Sequence[int], repeats: int) -> list[f
 
 
 def _random_images(n: int, batch_size: int):
-    from experiments.train import _Data
+    from experiments.feed import Data as _Data
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, 3, 32, 32, generator=gen)
@@ -136,7 +136,7 @@ def resnet_rows(settings: Sequence[Setting], steps: int, repeats: int, batch_siz
     """ResNet-20 iterations per second for each setting, with shares of the best."""
     from experiments.config import experiment
     from experiments.models import build, spec
-    from experiments.train import _memory_format
+    from experiments.trainer import _memory_format
 
     base = experiment("cifar_resnet20", batch_size=batch_size)
     default_layout = "channels-last" if _memory_format(
@@ -170,7 +170,7 @@ def lenet_rows(threads: Sequence[int], processes: Sequence[int], iterations: int
     """LeNet-300-100 seconds per MNIST epoch for each thread count and competing load."""
     from experiments.config import experiment
     from experiments.models import spec
-    from experiments.train import _load_data
+    from experiments.feed import load_data as _load_data
 
     config = experiment("mnist_mlp")
     data = _load_data(config, spec("mnist_mlp"), data_dir, torch.device("cpu"))

@@ -1,6 +1,6 @@
 """Training runs as Dask tasks, whether or not the workers share the client's disk.
 
-A worker trains one run (config × replicate) exactly as :func:`experiments.train.train`
+A worker trains one run (config × replicate) exactly as :func:`experiments.trainer.train`
 does in the client's process -- same seeds, same batches -- and hands it back:
 
 - if the worker sees the client's run store (a shared filesystem: it finds the marker
@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from experiments.config import TrainConfig
 from experiments.store import Run, runs_root
 from landscapes.results import atomic_write
 
-__all__ = ["Trained", "Store", "pack", "receive", "submit", "train_task", "train_replicates"]
+__all__ = ["Trained", "Store", "pack", "receive", "submit", "train_task", "train_replicates",
+           "Workers", "landed"]
 
 #: Name prefix of the marker file that tells a worker it shares the client's store.
 MARKER = ".shared-"
@@ -116,9 +118,9 @@ def train_task(config: TrainConfig, replicate: int, *, store: str, token: str | 
 
     ``store`` is the client's run store as the client sees it, ``token`` its marker
     (``None``: never share), ``partial`` the files of an unfinished run there;
-    ``torch_threads`` as :func:`experiments.train.train`'s ``threads``.
+    ``torch_threads`` as :func:`experiments.trainer.train`'s ``threads``.
     """
-    from experiments.train import train
+    from experiments.trainer import train
     from landscapes.home import home
 
     shared = token is not None and (Path(store) / (MARKER + token)).exists()
@@ -169,35 +171,97 @@ def submit(client: Any, config: TrainConfig, replicate: int, *, store: Store,
                          key=f"train-{config.name}-r{replicate}-{secrets.token_hex(4)}")
 
 
+class Workers:
+    """A :class:`~experiments.replicates.Place` on ``client``'s workers: one task a run.
+
+    Finished runs in the store are reused (no task); each other run is one task, written
+    into the store as soon as it comes back, so an interrupted loop keeps what finished
+    and cancels what is still queued.
+
+    Parameters
+    ----------
+    client : dask.distributed.Client
+    runs_dir, data_dir
+        The client's run store and data root.
+    device : str
+        The workers' device.
+    threads : int, optional
+        Torch threads of every task.
+    progress : bool, optional
+        A bar over the tasks (:class:`landscapes.cluster.TaskBar`), named ``desc``.
+    share : bool, optional
+        As :class:`Store`.
+    """
+
+    def __init__(self, client: Any, *, runs_dir: str | os.PathLike | None = None,
+                 data_dir: str | os.PathLike | None = None, device: str = "cpu",
+                 threads: int | None = 1, progress: bool | None = None,
+                 share: bool | None = None, desc: str = "train") -> None:
+        self.client, self.runs_dir, self.data_dir = client, runs_dir, data_dir
+        self.device, self.threads, self.progress = device, threads, progress
+        self.share, self.desc = share, desc
+        self.futures: list[Any] = []
+        self._runs: dict[int, Run] = {}
+
+    def __enter__(self) -> Workers:
+        from landscapes.cluster import TaskBar
+
+        self.store = Store(self.runs_dir, self.share).__enter__()
+        self.bar = TaskBar(self.progress, desc=self.desc)
+        return self
+
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        try:
+            if kind is not None:
+                self.client.cancel(self.futures)
+            self.bar.close(failed=kind is not None)
+        finally:
+            self.store.__exit__(None, None, None)
+
+    def submit(self, run: Run) -> Any | None:
+        if run.done:
+            return None
+        future = submit(self.client, run.config, run.replicate, store=self.store,
+                        data_dir=self.data_dir, device=self.device, threads=self.threads)
+        self.futures.append(future)
+        self.bar.add()
+        return self.track(future, run)
+
+    def track(self, future: Any, run: Run) -> Any:
+        """Remember which run ``future`` trains; returns it."""
+        self._runs[id(future)] = run
+        return future
+
+    def wait(self, handles: list[Any]) -> Iterator[Any]:
+        return landed(self.client, handles, lambda f: self.land(f, self._runs[id(f)]))
+
+    def land(self, future: Any, run: Run) -> None:
+        """Write one finished task's run into the store."""
+        from landscapes.cluster import result
+
+        receive(result(future), run.config, self.runs_dir)
+        self.bar.advance()
+
+
+def landed(client: Any, futures: list[Any], land: Callable[[Any], None]) -> Iterator[Any]:
+    """Each of ``futures`` as its task finishes, after ``land(future)`` has written it."""
+    from distributed import as_completed
+
+    for future in as_completed(list(futures), loop=client.loop):
+        land(future)
+        yield future
+
+
 def train_replicates(client: Any, config: TrainConfig, replicates: int, *,
                      runs_dir: str | os.PathLike | None = None,
                      data_dir: str | os.PathLike | None = None, device: str = "cpu",
                      threads: int | None = 1, progress: bool | None = None,
                      share: bool | None = None) -> list[Run]:
-    """Replicates 0 … ``replicates`` − 1 of ``config`` trained on ``client``'s workers.
+    """Replicates 0 … ``replicates`` − 1 of ``config`` trained on ``client``'s workers
+    (:func:`experiments.replicates.train_replicates` at :class:`Workers`)."""
+    from experiments.replicates import train_replicates as loop
 
-    Finished runs in the store are reused; each other run is one task, written into the
-    store as soon as it comes back, so an interrupted call keeps what finished.
-    """
-    from distributed import as_completed
-
-    from landscapes.cluster import TaskBar, result
-
-    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
-        raise ValueError(f"replicates must be an integer ≥ 1, got {replicates!r}")
-    runs = [Run(config, r, runs_dir) for r in range(replicates)]
-    bar = TaskBar(progress, desc=f"train {config.name}")
-    with Store(runs_dir, share) as store:
-        todo = {submit(client, config, r, store=store, data_dir=data_dir, device=device,
-                       threads=threads): r for r in range(replicates) if not runs[r].done}
-        bar.add(len(todo))
-        try:
-            for future in as_completed(list(todo), loop=client.loop):
-                receive(result(future), config, runs_dir)
-                bar.advance()
-        except BaseException:
-            bar.close(failed=True)
-            client.cancel(list(todo))
-            raise
-        bar.close()
-    return runs
+    place = Workers(client, runs_dir=runs_dir, data_dir=data_dir, device=device,
+                    threads=threads, progress=progress, share=share,
+                    desc=f"train {config.name}")
+    return loop(config, replicates, place=place)

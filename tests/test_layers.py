@@ -111,3 +111,92 @@ def test_the_rules_catch_a_violation(tmp_path):
     names = _imports(bad, "landscapes.bad")
     assert "experiments" in names and "landscapes.app" in names
     assert not _is_entry_shim(bad)
+
+
+def _dependencies(path: Path, module: str) -> set[str]:
+    """The modules of the tree that ``module`` imports, as Python resolves them.
+
+    ``from package import name`` depends on ``package.name`` when that is a module, and
+    on the package itself otherwise; a package's ``__init__`` importing its own
+    submodules is how a package is built, not a cycle, so parents are not implied.
+    Imports inside functions and under ``TYPE_CHECKING`` count, as in :func:`_imports`.
+    """
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            subs = {f"{target}.{a.name}" for a in node.names} & set(MODULES)
+            out |= subs
+            if len(subs) < len(node.names):
+                out.add(target)
+    return {name for name in out if name in MODULES and name != module}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle through each strongly connected group of ``graph`` (Tarjan's walk)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = set()
+            while True:
+                top = stack.pop()
+                group.add(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                groups.append(group)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return [_cycle_in(graph, group) for group in groups]
+
+
+def _cycle_in(graph: dict[str, set[str]], group: set[str]) -> list[str]:
+    """A shortest cycle through the first module of a strongly connected ``group``."""
+    start = min(group)
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:
+        step = []
+        for node in frontier:
+            for nxt in sorted(graph[node] & group):
+                if nxt == start:
+                    return [*paths[node], start]
+                if nxt not in paths:
+                    paths[nxt] = [*paths[node], nxt]
+                    step.append(nxt)
+        frontier = step
+    raise AssertionError(f"{sorted(group)} is not strongly connected")
+
+
+def test_no_import_cycles():
+    graph = {module: _dependencies(path, module) for module, path in MODULES.items()}
+    found = _cycles(graph)
+    assert not found, "import cycles:\n" + "\n".join(" -> ".join(c) for c in found)
+
+
+def test_the_cycle_walk_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}
+    assert _cycles(graph) == [["a", "b", "c", "a"]]

@@ -11,9 +11,11 @@ with :func:`for_each`.
 :class:`InProcess` calls the code as it always ran. :class:`Distributed` sends the same
 calls to a ``dask.distributed.Client``:
 
-- every run to train is one task, submitted before any analysis waits for it; its
-  result is written into the client's run store as it arrives
-  (:mod:`experiments.remote`), so nothing depends on a shared filesystem;
+- every run to train is one task (the study submits them all before any analysis
+  waits, :meth:`~landscapes.app.study.Study.run`); its result is written into the
+  client's run store as it arrives (the one replicate loop of
+  :mod:`experiments.replicates`, at :mod:`experiments.remote`'s workers), so nothing
+  depends on a shared filesystem;
 - every analysis of every system runs in a thread of the client, which builds the
   paths from the client's store, sends each block of points with the anchors and the
   final weights to a worker, and reassembles the blocks exactly (``xarray.concat``
@@ -33,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import secrets
-import sys
 import threading
 import time
 import warnings
@@ -45,11 +46,10 @@ import xarray as xr
 
 if TYPE_CHECKING:  # pragma: no cover
     from landscapes.app.settings import Runtime
-    from landscapes.app.study import Study
     from landscapes.paths import Path
 
 __all__ = ["InProcess", "Distributed", "executor_for", "for_each", "evaluate_on", "Evaluation",
-           "EvaluationData", "BLOCK_POINTS"]
+           "EvaluationData", "BLOCK_POINTS", "threaded"]
 
 #: Points per evaluation task on a cluster: a 51×51 plane becomes 11 blocks of ~5
 #: rows. Small enough to spread one large path over many workers, large enough that
@@ -67,19 +67,11 @@ class InProcess:
                          progress: bool | None = None, **kwargs: Any) -> list[Any]:
         """Replicates 0 … ``replicates`` − 1 of ``config``, trained or reused, one after
         another; each one that trains is announced on stderr."""
-        from experiments.store import Run
-        from experiments.train import train
+        from experiments.replicates import InProcess as Here
+        from experiments.replicates import train_replicates
 
-        runs = []
-        for r in range(replicates):
-            if progress is not False and not Run(config, r, runs_dir).done:
-                switched = (f" -> {config.switch_optimizer} at {config.switch_at}"
-                            if config.switch_at else "")
-                print(f"train {config.name} ({config.optimizer}{switched}), replicate {r}",
-                      file=sys.stderr, flush=True)
-            runs.append(train(config, replicate=r, runs_dir=runs_dir, progress=progress,
-                              **kwargs))
-        return runs
+        return train_replicates(config, replicates, place=Here(
+            runs_dir=runs_dir, progress=progress, announce=True, **kwargs))
 
     def evaluate(self, reps: Any, path: Path, analysis: str, r: int,
                  options: dict[str, Any]) -> xr.Dataset:
@@ -322,29 +314,10 @@ class Distributed:
         Every task trains with this executor's thread count (``threads`` is the
         in-process signature's; a study passes the same count).
         """
-        from distributed import as_completed
+        from experiments.replicates import train_replicates
 
-        from experiments.remote import receive
-        from experiments.store import Run
-        from landscapes.cluster import result
-
-        futures = {}
-        for r in range(replicates):
-            future = self.submit_training(config, r, runs_dir=runs_dir, data_dir=data_dir,
-                                          device=device)
-            if future is not None:
-                futures[future] = r
-        root = str(self._store(runs_dir).root)
-        for future in as_completed(list(futures), loop=self.client.loop):
-            r = futures[future]
-            trained = result(future, self.stop)
-            key = (root, config.name, r)
-            with self._written[key]:  # several analyses wait for one run: one writes it
-                if key not in self._received:
-                    receive(trained, config, runs_dir)
-                    self._received.add(key)
-                    self.bar.advance()
-        return [Run(config, r, runs_dir) for r in range(replicates)]
+        return train_replicates(config, replicates, place=_Shared(
+            self, runs_dir=runs_dir, data_dir=data_dir, device=device))
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, reps: Any, path: Path, analysis: str, r: int,
@@ -382,56 +355,7 @@ class Distributed:
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         """``fn`` of every item, each in a thread of its own (they wait on tasks)."""
-        return _threaded([lambda i=item: fn(i) for item in items], self.stop)
-
-    # ------------------------------------------------------------------ studies
-    def run_study(self, study: Study, runtime: Runtime) -> dict[tuple[str, str], Any]:
-        """Every wanted pair of ``study``: trainings submitted first, then each pair in a
-        thread; returns (analysis, system) -> dataset or Declined."""
-        from landscapes.app.analyses import Declined
-        from landscapes.app.study import analyze
-
-        todo = [(name, analysis, system_name, system)
-                for name, analysis in study._analyses.items()
-                for system_name, system in study._systems.items()
-                if system_name not in study.parts.get(name, {})
-                and study._wanted(system_name, name)]
-        from landscapes.app.systems import epoch_length
-
-        # Every run any analysis needs, the variants it trains (the optimizer zoo, switched
-        # runs) included, is submitted before any analysis waits: the cluster trains them
-        # side by side instead of one variant's replicates at a time.
-        for system in {id(s): s for *_, s in todo if s.kind == "network"}.values():
-            config = system.config_for(study.budget, runtime, study.budget.trajectory_points)
-            total = config.iterations(epoch_length(config, runtime.data_dir))
-            configs = {config.name: config}
-            for _, analysis, _, other in todo:
-                if other is system:
-                    for changes in analysis.variants(config, total, study.budget):
-                        variant = config.replace(**changes)
-                        configs.setdefault(variant.name, variant)
-            for each in configs.values():
-                for r in range(study.budget.replicates):
-                    self.submit_training(each, r, runs_dir=runtime.runs_dir,
-                                         data_dir=runtime.data_dir, device=runtime.device)
-
-        def pair(analysis: Any, system: Any) -> Any:
-            try:
-                return analyze(system, analysis, study.budget, runtime, study.reuse)
-            except Declined as why:
-                return why
-
-        # Closed forms take moments: here, one after another (sympy and the theory code
-        # need not be thread-safe), while the workers train. Networks wait on tasks: a
-        # thread each.
-        out = {(name, system_name): pair(analysis, system)
-               for name, analysis, system_name, system in todo if system.kind != "network"}
-        networks = [t for t in todo if t[3].kind == "network"]
-        jobs = [lambda a=analysis, s=system: pair(a, s) for _, analysis, _, system in networks]
-        found = _threaded(jobs, self.stop)
-        out.update({(name, system_name): value
-                    for (name, _, system_name, _), value in zip(networks, found)})
-        return out
+        return threaded([lambda i=item: fn(i) for item in items], self.stop)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Distributed]:
@@ -454,7 +378,55 @@ class Distributed:
                 store.__exit__(None, None, None)
 
 
-def _threaded(jobs: list[Callable[[], Any]], stop: threading.Event) -> list[Any]:
+class _Shared:
+    """The :class:`~experiments.replicates.Place` of one :meth:`Distributed.train_replicates`
+    call: the executor's tasks, shared by every analysis that waits for the same run.
+
+    A run already submitted (by the study, before any analysis waits) is waited for, not
+    trained again; the first thread to see it finish writes it into the store, and the
+    executor's one bar and stop event serve every call.
+    """
+
+    def __init__(self, executor: Distributed, *, runs_dir: Any, data_dir: Any,
+                 device: str) -> None:
+        self.executor, self.client, self.runs_dir = executor, executor.client, runs_dir
+        self.data_dir, self.device = data_dir, device
+        self._runs: dict[int, Any] = {}
+
+    def __enter__(self) -> _Shared:
+        return self  # the executor's running() holds the bar and the store markers
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def submit(self, run: Any) -> Any | None:
+        future = self.executor.submit_training(run.config, run.replicate,
+                                               runs_dir=self.runs_dir,
+                                               data_dir=self.data_dir, device=self.device)
+        if future is not None:
+            self._runs[id(future)] = run
+        return future
+
+    def wait(self, handles: list[Any]) -> Iterator[Any]:
+        from experiments.remote import landed
+
+        return landed(self.client, handles, lambda f: self.land(f, self._runs[id(f)]))
+
+    def land(self, future: Any, run: Any) -> None:
+        from experiments.remote import receive
+        from landscapes.cluster import result
+
+        ex = self.executor
+        trained = result(future, ex.stop)
+        key = (str(ex._store(self.runs_dir).root), run.config.name, run.replicate)
+        with ex._written[key]:  # several analyses wait for one run: one writes it
+            if key not in ex._received:
+                receive(trained, run.config, self.runs_dir)
+                ex._received.add(key)
+                ex.bar.advance()
+
+
+def threaded(jobs: list[Callable[[], Any]], stop: threading.Event) -> list[Any]:
     """Run ``jobs`` in daemon threads; their results in order, or the first error.
 
     The calling thread only waits, so Ctrl-C reaches it at once. The first error sets
@@ -495,6 +467,9 @@ def _threaded(jobs: list[Callable[[], Any]], stop: threading.Event) -> list[Any]
 
         raise CancelledError("the study was stopped")
     return results
+
+
+_threaded = threaded  # its name before the study ran its own orchestration
 
 
 def _rank(exc: BaseException) -> int:

@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from landscapes import flags
 from landscapes.app.analyses.zoo import SWITCHES, ZOO, check_optimizers, check_switches
 from landscapes.names import unknown_name
 
@@ -201,59 +202,16 @@ def _validate(b: Budget) -> None:
 # ------------------------------------------------------------------------ command line
 
 
-class _All:
-    """What an optional count's flag parses ``all`` to; "not given" stays None."""
-
-    def __repr__(self) -> str:
-        return "all"
-
-
-_ALL = _All()
-
-
-def _parse_optional(base: str):  # noqa: ANN202 -- an argparse type
-    cast = {"int": int, "float": float}[base]
-
-    def parse(text: str) -> Any:
-        if text.lower() in ("all", "none", "default"):
-            return _ALL
-        return cast(text)
-
-    parse.__name__ = base
-    return parse
-
-
 def add_flags(parser: argparse.ArgumentParser, defaults: Budget) -> None:
-    """One ``--flag`` per :class:`Budget` field, with its help and the budget's default.
-
-    Flags default to ``None`` (not given) so :func:`budget_from_args` can tell a flag the
-    user set from the budget's value; ``all`` unsets an optional count.
-    """
-    group = parser.add_argument_group(
-        "budget (defaults: the chosen --budget; each changes the results and their cache key)")
-    for f in fields(Budget):
-        base = str(f.type).split(" |")[0]
-        optional = "None" in str(f.type)
-        if base.startswith("tuple"):
-            kind: Any = str
-        elif optional:
-            kind = _parse_optional(base)
-        else:
-            kind = {"int": int, "float": float}.get(base, str)
-        shown = getattr(defaults, f.name)
-        shown = ",".join(shown) if isinstance(shown, tuple) else ("all" if shown is None else shown)
-        choices = {"bn": BN_MODES, "precision": PRECISIONS,
-                   "train_precision": PRECISIONS}.get(f.name)
-        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, type=kind,
-                           metavar=f.metadata["metavar"], choices=choices,
-                           help=f"{f.metadata['help']} [{shown}]")
+    """One ``--flag`` per :class:`Budget` field, with its help and the budget's value
+    (:func:`landscapes.flags.add_flags`); ``all`` unsets an optional count."""
+    flags.add_flags(
+        parser, Budget, defaults=defaults, unset=("all", "none", "default"),
+        title="budget (defaults: the chosen --budget; each changes the results and their "
+              "cache key)",
+        choices={"bn": BN_MODES, "precision": PRECISIONS, "train_precision": PRECISIONS})
 
 
 def budget_from_args(defaults: Budget, args: argparse.Namespace) -> Budget:
     """``defaults`` with every budget flag the user gave applied (validated)."""
-    changes = {}
-    for f in fields(Budget):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            changes[f.name] = None if value is _ALL else value
-    return defaults.replace(**changes) if changes else defaults
+    return flags.from_args(defaults, args)

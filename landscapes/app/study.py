@@ -196,12 +196,58 @@ class Study:
         # Every task computes with the executor's thread count, which the cache keys name.
         runtime = with_executor(replace(self.runtime, threads=executor.threads), executor)
         with executor.running():
-            found = executor.run_study(self, runtime)
+            found = self._run_on(executor, runtime)
         for name in self._analyses:  # the in-process order, so stacks come out the same
             for system in self._systems:
                 if (name, system) in found:
                     self.parts.setdefault(name, {})[system] = found[name, system]
         return self
+
+    def _run_on(self, executor: Any, runtime: Runtime) -> dict[tuple[str, str], Any]:
+        """Every wanted pair on ``executor``'s cluster: trainings submitted first, then
+        each pair in a thread; returns (analysis, system) -> dataset or Declined."""
+        from landscapes.app.executor import threaded
+        from landscapes.app.systems import epoch_length
+
+        todo = [(name, analysis, system_name, system)
+                for name, analysis in self._analyses.items()
+                for system_name, system in self._systems.items()
+                if system_name not in self.parts.get(name, {})
+                and self._wanted(system_name, name)]
+        # Every run any analysis needs, the variants it trains (the optimizer zoo, switched
+        # runs) included, is submitted before any analysis waits: the cluster trains them
+        # side by side instead of one variant's replicates at a time.
+        for system in {id(s): s for *_, s in todo if s.kind == "network"}.values():
+            config = system.config_for(self.budget, runtime, self.budget.trajectory_points)
+            total = config.iterations(epoch_length(config, runtime.data_dir))
+            configs = {config.name: config}
+            for _, analysis, _, other in todo:
+                if other is system:
+                    for changes in analysis.variants(config, total, self.budget):
+                        variant = config.replace(**changes)
+                        configs.setdefault(variant.name, variant)
+            for each in configs.values():
+                for r in range(self.budget.replicates):
+                    executor.submit_training(each, r, runs_dir=runtime.runs_dir,
+                                             data_dir=runtime.data_dir, device=runtime.device)
+
+        def pair(analysis: Any, system: Any) -> Any:
+            try:
+                return analyze(system, analysis, self.budget, runtime, self.reuse)
+            except Declined as why:
+                return why
+
+        # Closed forms take moments: here, one after another (sympy and the theory code
+        # need not be thread-safe), while the workers train. Networks wait on tasks: a
+        # thread each.
+        out = {(name, system_name): pair(analysis, system)
+               for name, analysis, system_name, system in todo if system.kind != "network"}
+        networks = [t for t in todo if t[3].kind == "network"]
+        jobs = [lambda a=analysis, s=system: pair(a, s) for _, analysis, _, system in networks]
+        found = threaded(jobs, executor.stop)
+        out.update({(name, system_name): value
+                    for (name, _, system_name, _), value in zip(networks, found)})
+        return out
 
     # ------------------------------------------------------------------ views
     def computed(self, analysis: str) -> dict[str, xr.Dataset]:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from experiments import train as train_module
+from experiments import feed, trainer
 from experiments.checkpoints import schedule
 from experiments.config import experiment
 from experiments.store import Run
@@ -198,7 +199,7 @@ def test_none_unsets_an_optional_hyperparameter(tmp_path, monkeypatch):
         seen["config"], seen["threads"] = config, kwargs["threads"]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "train", fake_train)
+    monkeypatch.setattr(trainer, "train", fake_train)
     assert main(["cifar_resnet20", "--momentum", "none", "--threads", "1"]) == 130
     assert seen["config"].momentum is None and seen["threads"] == 1
 
@@ -295,7 +296,7 @@ def _random_images(monkeypatch, n=64):
         return train_module._Data(data.task, (x[:n_train], y[:n_train]), data.test,
                                   -(-n_train // config.batch_size))
 
-    monkeypatch.setattr(train_module, "_load_data", load)
+    monkeypatch.setattr(feed, "load_data", load)
 
 
 def test_conv_nets_train_channels_last_within_float32s_own_error(tmp_path, monkeypatch):
@@ -305,7 +306,7 @@ def test_conv_nets_train_channels_last_within_float32s_own_error(tmp_path, monke
     fast = train(config, runs_dir=tmp_path / "cl", device="cpu", progress=False, threads=1)
     assert fast.summary["memory_format"] == "channels_last"
     assert all(v.is_contiguous() for v in fast.final.values())  # analyses read plain tensors
-    monkeypatch.setattr(train_module, "_memory_format", lambda *a: torch.contiguous_format)
+    monkeypatch.setattr(trainer, "_memory_format", lambda *a: torch.contiguous_format)
     plain = train(config, runs_dir=tmp_path / "plain", device="cpu", progress=False, threads=1)
     assert plain.summary["memory_format"] == "contiguous"
     # Not bit-identical (other summation orders; channels-last batch norm's backward is

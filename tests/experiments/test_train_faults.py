@@ -29,6 +29,7 @@ import torch
 
 from experiments import checkpoints
 from experiments import train as train_module
+from experiments import feed, trainer
 from experiments.checkpoints import RunFileError
 from experiments.config import experiment
 from experiments.store import Run
@@ -356,7 +357,7 @@ def test_read_only_run_folder_is_one_line_before_any_work(tmp_path, monkeypatch,
 
     monkeypatch.setattr(lock.os, "open", read_only)
     loaded = []
-    monkeypatch.setattr(train_module, "_load_data", lambda *a: loaded.append(1) or 1 / 0)
+    monkeypatch.setattr(feed, "load_data", lambda *a: loaded.append(1) or 1 / 0)
     assert main([*ARGS, "--runs-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: cannot write ") and "Permission denied" in err[0]
@@ -411,14 +412,14 @@ def test_two_processes_training_one_run(tmp_path, monkeypatch, capsys, reference
     while not (lock.exists() and lock.read_text().strip()):
         assert a.poll() is None and time.monotonic() < deadline, "the first never locked the run"
         time.sleep(0.05)
-    say = train_module._say
+    say = trainer._say
 
     def heard(line):
         say(line)
         if line.startswith("waiting: "):
             marker.touch()
 
-    monkeypatch.setattr(train_module, "_say", heard)
+    monkeypatch.setattr(trainer, "_say", heard)
     if first == "finishes":
         def refuse(self):
             raise AssertionError("trained a run another process had finished")
