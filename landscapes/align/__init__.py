@@ -12,7 +12,9 @@ came from, and corrects the variance collapse of interpolated networks
 
 from __future__ import annotations
 
+from landscapes.align.check import FunctionCheck, NotFunctionPreserving, check_function
 from landscapes.align.derive import UnsupportedModel, permutation_spec
+from landscapes.align.matching import Alignment, activation_matching, weight_matching
 from landscapes.align.spec import (
     Axis,
     PermutationGroup,
@@ -23,6 +25,12 @@ from landscapes.align.spec import (
 )
 
 __all__ = [
+    "Alignment",
+    "FunctionCheck",
+    "NotFunctionPreserving",
+    "activation_matching",
+    "check_function",
+    "weight_matching",
     "Axis",
     "PermutationGroup",
     "PermutationSpec",

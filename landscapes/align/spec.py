@@ -186,6 +186,8 @@ def _apply(
         if group.name not in perm:
             continue
         for a in group.axes:
+            if a.key not in out:
+                continue  # a partial state (weight matching's parameters only)
             tensor = out[a.key]
             index = expand(perm[group.name].to(tensor.device), a.block)
             out[a.key] = tensor.index_select(a.axis, index)
