@@ -15,6 +15,7 @@ from __future__ import annotations
 from landscapes.align.check import FunctionCheck, NotFunctionPreserving, check_function
 from landscapes.align.derive import UnsupportedModel, permutation_spec
 from landscapes.align.matching import Alignment, activation_matching, weight_matching
+from landscapes.align.repair import CORRECTIONS, correct, interpolate, repair, reset_batchnorm
 from landscapes.align.spec import (
     Axis,
     PermutationGroup,
@@ -25,6 +26,11 @@ from landscapes.align.spec import (
 )
 
 __all__ = [
+    "CORRECTIONS",
+    "correct",
+    "interpolate",
+    "repair",
+    "reset_batchnorm",
     "Alignment",
     "FunctionCheck",
     "NotFunctionPreserving",

@@ -29,6 +29,7 @@ from torch import fx, nn
 
 from landscapes.align.check import TOLERANCE, FunctionCheck, check_function
 from landscapes.align.derive import permutation_spec, trace
+from landscapes.align.inputs import input_batches
 from landscapes.align.spec import PermutationSpec, _apply, expand, identity_permutation
 from landscapes.engine.batchnorm import eval_mode
 
@@ -229,22 +230,6 @@ def _weight_matching(spec: PermutationSpec, sa: State, sb: State, max_iter: int,
     return {k: v.cpu() for k, v in perm.items()}, iterations, (start, total())
 
 
-def _batches(data: Any, n_batches: int | None) -> list[torch.Tensor]:
-    if isinstance(data, torch.Tensor):
-        data = [data]
-    out = []
-    for item in data:
-        x = item[0] if isinstance(item, (tuple, list)) else item
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"data must yield tensors or (inputs, targets) pairs, got {type(x).__name__!r}")
-        out.append(x)
-        if n_batches is not None and len(out) >= n_batches:
-            break
-    if not out:
-        raise ValueError("data has no batches; activation matching needs inputs")
-    return out
-
-
 class _Recorder(fx.Interpreter):
     """Runs a graph and keeps the outputs of the nodes asked for."""
 
@@ -310,9 +295,7 @@ def activation_matching(
     True
     """
     arch, sa, sb = _states(a, b, model)
-    if n_batches is not None:
-        _positive(n_batches, "n_batches")
-    batches = _batches(data, n_batches)
+    batches = input_batches(data, n_batches)
     if spec is None:
         spec = permutation_spec(arch, batches[0][:2])
     elif not isinstance(spec, PermutationSpec):
