@@ -23,9 +23,7 @@ operation without a rule, on a tensor whose axes may move, stops the derivation 
 
 from __future__ import annotations
 
-import copy
 import math
-import operator
 from collections.abc import Callable, Sequence
 
 import torch

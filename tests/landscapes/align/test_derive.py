@@ -18,18 +18,6 @@ from landscapes.align import (
 )
 
 
-def _busy_batchnorm(net: nn.Module) -> nn.Module:
-    # Fresh running statistics are 0 and 1: permuting them wrongly would go unseen.
-    generator = torch.Generator().manual_seed(0)
-    for m in net.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=generator))
-            m.running_var.copy_(torch.rand(m.num_features, generator=generator) + 0.5)
-            if m.affine:
-                m.bias.data.copy_(torch.randn(m.num_features, generator=generator))
-    return net
-
-
 def _preserved(net: nn.Module, seed: int = 1, example: torch.Tensor | None = None) -> float:
     spec = permutation_spec(net, example)
     state = net.state_dict()
@@ -40,44 +28,13 @@ def _preserved(net: nn.Module, seed: int = 1, example: torch.Tensor | None = Non
     return check_function(net, state, permuted, batch).relative_error
 
 
-class TinyVGG(nn.Module):
-    """conv-bn-relu ×2, max pool, conv-bn-relu, a flattened 7×7 map into a linear layer."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-            nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(8, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2))
-        self.head = nn.Sequential(nn.Linear(6 * 7 * 7, 16), nn.ReLU(), nn.Linear(16, 10))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).view(x.shape[0], -1))
-
-
-class TiedLM(nn.Module):
-    """Embedding, a residual MLP with layer norm, and a head tied to the embedding."""
-
-    def __init__(self, vocab: int = 20, width: int = 12) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab, width)
-        self.norm = nn.LayerNorm(width)
-        self.up, self.down = nn.Linear(width, 32), nn.Linear(32, width)
-        self.head = nn.Linear(width, vocab, bias=False)
-        self.head.weight = self.embed.weight
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        h = self.embed(tokens)
-        h = h + self.down(torch.relu(self.up(self.norm(h))))
-        return self.head(h)
-
-
 @pytest.mark.parametrize("name", ["mnist_mlp", "mnist_sigmoid", "mnist_maxout", "mnist_resnet20",
                                   "mnist_resnet20_nobn", "mnist_vgg16", "mnist_vgg16_dropout",
                                   "mnist_nin", "cifar_maxout"])
-def test_every_family_keeps_its_function(name):
+def test_every_family_keeps_its_function(name, align_tools):
+    T = align_tools
     torch.manual_seed(0)
-    net = _busy_batchnorm(build(name)).eval()
+    net = T.busy_batchnorm(build(name)).eval()
     if name == "mnist_sigmoid":
         nn.init.normal_(net[-1].weight)  # its output layer starts at zero: nothing to compare
     assert _preserved(net) < 1e-10
@@ -99,23 +56,26 @@ def test_resnet20_residual_streams_are_one_group_each():
     assert len(spec.groups) == 3 + 9
 
 
-def test_batch_norm_statistics_move_with_their_channels():
-    net = TinyVGG()
+def test_batch_norm_statistics_move_with_their_channels(align_tools):
+    T = align_tools
+    net = T.TinyVGG()
     spec = permutation_spec(net)
     axes = {(a.key, a.axis, a.parameter) for a in spec.groups[0].axes}
     assert {("features.1.running_mean", 0, False), ("features.1.running_var", 0, False),
             ("features.1.weight", 0, True)} <= axes
 
 
-def test_a_flattened_map_moves_in_blocks():
-    spec = permutation_spec(TinyVGG())
+def test_a_flattened_map_moves_in_blocks(align_tools):
+    T = align_tools
+    spec = permutation_spec(T.TinyVGG())
     [axis] = [a for g in spec.groups for a in g.axes if a.key == "head.0.weight" and a.axis == 1]
     assert axis.block == 49
 
 
-def test_tied_embedding_model():
+def test_tied_embedding_model(align_tools):
+    T = align_tools
     torch.manual_seed(0)
-    net = TiedLM().eval()
+    net = T.TiedLM().eval()
     spec = permutation_spec(net)
     stream = spec["embed"]
     keys = {(a.key, a.axis) for a in stream.axes}
@@ -124,8 +84,9 @@ def test_tied_embedding_model():
     assert _preserved(net) < 1e-10
 
 
-def test_tied_state_stays_tied():
-    net = TiedLM()
+def test_tied_state_stays_tied(align_tools):
+    T = align_tools
+    net = T.TiedLM()
     spec = permutation_spec(net)
     permuted = apply_permutation(spec, random_permutation(spec, 2), net.state_dict())
     assert torch.equal(permuted["embed.weight"], permuted["head.weight"])
@@ -190,13 +151,14 @@ def test_bad_arguments():
 @given(widths=st.lists(st.integers(2, 9), min_size=1, max_size=4),
        activation=st.sampled_from([nn.ReLU, nn.Tanh, nn.GELU]),
        batch_norm=st.booleans(), seed=st.integers(0, 1000))
-def test_random_mlps_keep_their_function(widths, activation, batch_norm, seed):
+def test_random_mlps_keep_their_function(widths, activation, batch_norm, seed, align_tools):
+    T = align_tools
     torch.manual_seed(seed)
     layers, width = [], 5
     for w in widths:
         layers += [nn.Linear(width, w)] + ([nn.BatchNorm1d(w)] if batch_norm else []) + [activation()]
         width = w
-    net = _busy_batchnorm(nn.Sequential(*layers, nn.Linear(width, 3))).eval()
+    net = T.busy_batchnorm(nn.Sequential(*layers, nn.Linear(width, 3))).eval()
     spec = permutation_spec(net)
     assert [g.size for g in spec.groups] == widths
     state = net.state_dict()
@@ -206,7 +168,8 @@ def test_random_mlps_keep_their_function(widths, activation, batch_norm, seed):
 
 @given(channels=st.lists(st.integers(2, 6), min_size=1, max_size=3), kernel=st.sampled_from([1, 3]),
        pool=st.sampled_from(["max", "avg", "none"]), seed=st.integers(0, 1000))
-def test_random_conv_nets_keep_their_function(channels, kernel, pool, seed):
+def test_random_conv_nets_keep_their_function(channels, kernel, pool, seed, align_tools):
+    T = align_tools
     torch.manual_seed(seed)
     layers, c = [], 2
     for out in channels:
@@ -215,7 +178,7 @@ def test_random_conv_nets_keep_their_function(channels, kernel, pool, seed):
             layers.append(nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2))
         c = out
     side = 8 // (2 ** len(channels)) if pool != "none" else 8
-    net = _busy_batchnorm(nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * side * side, 3))).eval()
+    net = T.busy_batchnorm(nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * side * side, 3))).eval()
     x = torch.randn(4, 2, 8, 8)
     spec = permutation_spec(net, x)
     state = net.state_dict()
