@@ -488,18 +488,19 @@ def _conv_module(d: _Derivation, node: fx.Node, m: nn.Module) -> Labels:
     w = d.slot(f"{name}.weight")
     for e in w[2:]:
         d.join(FIXED, e, where=where)
+    c = len(x) - (len(w) - 2) - 1  # the channel axis: 1 for a batch, 0 for one unbatched input
     if m.groups == 1:
-        d.join(x[1], w[1], where=where)
+        d.join(x[c], w[1], where=where)
         channel = w[0]
         d.born.setdefault(channel, name)
     elif m.groups == m.in_channels == m.out_channels:
-        d.join(x[1], w[0], where=where)  # depthwise: each channel keeps its own filter
+        d.join(x[c], w[0], where=where)  # depthwise: each channel keeps its own filter
         channel = w[0]
     else:
         raise d.refuse(node, f"is a grouped convolution (groups={m.groups}); units may only move "
                        "within and between whole groups, which no rule here expresses")
     d.vectors(name, ["bias"], channel, where)
-    return [x[0], channel, *([FIXED] * (len(x) - 2))]
+    return [*x[:c], channel, *([FIXED] * (len(x) - c - 1))]
 
 
 def _norm_module(d: _Derivation, node: fx.Node, m: nn.Module) -> Labels:

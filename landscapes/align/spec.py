@@ -182,13 +182,22 @@ def _apply(
     spec: PermutationSpec, perm: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]
 ) -> dict[str, torch.Tensor]:
     out = dict(state)
+    # A tied name whose tensor is its first name's memory stays tied: permuted once, aliased.
+    aliases = {name: names[0] for names in spec.tied for name in names[1:]
+               if name in state and names[0] in state and _same_memory(state[name], state[names[0]])}
     for group in spec.groups:
         if group.name not in perm:
             continue
         for a in group.axes:
-            if a.key not in out:
-                continue  # a partial state (weight matching's parameters only)
+            if a.key not in out or a.key in aliases:
+                continue  # a partial state (weight matching's parameters only), or an alias
             tensor = out[a.key]
             index = expand(perm[group.name].to(tensor.device), a.block)
             out[a.key] = tensor.index_select(a.axis, index)
+    for name, first in aliases.items():
+        out[name] = out[first]
     return out
+
+
+def _same_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a is b or (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride())

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from experiments.models import build
+from landscapes.anchors import shared_entries
 from landscapes.align import (
     UnsupportedModel,
     apply_permutation,
@@ -90,6 +91,7 @@ def test_tied_state_stays_tied(align_tools):
     spec = permutation_spec(net)
     permuted = apply_permutation(spec, random_permutation(spec, 2), net.state_dict())
     assert torch.equal(permuted["embed.weight"], permuted["head.weight"])
+    assert shared_entries(permuted) == [("embed.weight", "head.weight")]  # still one tensor
 
 
 def test_untraceable_sequential_falls_back_to_its_layers():

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from experiments.models import build
+from landscapes import evaluate, paths
 from landscapes.align import (
     apply_permutation,
     activation_matching,
@@ -116,3 +117,16 @@ def test_different_architectures_are_refused():
         weight_matching(a, [1, 2])
     with pytest.raises(ValueError, match="data has no batches"):
         activation_matching(a, a, [])
+
+
+def test_an_aligned_state_is_an_ordinary_anchor_of_a_path():
+    torch.manual_seed(0)
+    a, b = (nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)) for _ in range(2))
+    aligned = weight_matching(a, b)
+    x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
+    on_line = evaluate(a, paths.linear(a, aligned, [0.0, 0.5, 1.0]), (x, y), device="cpu",
+                       progress=False)
+    plain = evaluate(a, paths.linear(a, b, [0.0, 0.5, 1.0]), (x, y), device="cpu", progress=False)
+    # The far end is b's function either way; the midpoints differ.
+    assert float(on_line.loss[-1]) == pytest.approx(float(plain.loss[-1]), rel=1e-5)
+    assert float(on_line.loss[1]) != pytest.approx(float(plain.loss[1]), rel=1e-3)
