@@ -10,7 +10,9 @@ import torch
 __all__ = ["input_batches"]
 
 
-def input_batches(data: torch.Tensor | Iterable[Any], n_batches: int | None = None) -> list[torch.Tensor]:
+def input_batches(
+    data: torch.Tensor | Iterable[Any], n_batches: int | None = None
+) -> list[torch.Tensor]:
     """The inputs of ``data``: one tensor, or batches of tensors or ``(inputs, targets)`` pairs.
 
     Examples
@@ -28,7 +30,8 @@ def input_batches(data: torch.Tensor | Iterable[Any], n_batches: int | None = No
     for item in data:
         x = item[0] if isinstance(item, (tuple, list)) else item
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"data must yield tensors or (inputs, targets) pairs, got {type(x).__name__!r}")
+            raise TypeError("data must yield tensors or (inputs, targets) pairs, got "
+                            f"{type(x).__name__!r}")
         out.append(x)
         if n_batches is not None and len(out) >= n_batches:
             break

@@ -4,8 +4,8 @@ Both find, for two networks ``a`` and ``b`` of one architecture, the permutation
 of ``b``'s hidden units that brings it closest to ``a``, and return ``b``'s permuted
 state dict, checked to compute ``b``'s function (:func:`~landscapes.align.check.check_function`).
 
-*Weight matching* maximises ``Σ_ℓ ⟨W_ℓ^a, P_ℓ W_ℓ^b P_{ℓ-1}^T⟩`` over the permutations
-``P_ℓ`` of every group (Ainsworth et al. 2023, eq. 2). It is solved by coordinate
+*Weight matching* maximises ``Σ_ℓ ⟨W_ℓ^a, P_ℓ W_ℓ^b P_{ℓ-1}^T⟩`` over the
+permutations ``P_ℓ`` of every group (Ainsworth et al. 2023, eq. 2). It is solved by coordinate
 descent: each group in turn, in a random order, gets the best permutation with the
 others held, a linear assignment problem ``max_π Σ_i C_{i,π(i)}`` with
 ``C = Σ W^a (W^b)^T`` over every axis the group moves (Algorithm 1), until a pass
@@ -69,17 +69,21 @@ class Alignment(dict):
 def _states(a: Any, b: Any, model: nn.Module | None) -> tuple[nn.Module, State, State]:
     for name, value in (("a", a), ("b", b)):
         if not isinstance(value, (nn.Module, Mapping)):
-            raise TypeError(f"{name} must be an nn.Module or a state dict, got {type(value).__name__!r}")
+            raise TypeError(f"{name} must be an nn.Module or a state dict, got "
+                            f"{type(value).__name__!r}")
     if model is not None and not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__!r}")
-    arch = model if model is not None else a if isinstance(a, nn.Module) else b if isinstance(b, nn.Module) else None
+    modules = [m for m in (model, a, b) if isinstance(m, nn.Module)]
+    arch = modules[0] if modules else None
     if arch is None:
-        raise ValueError("a and b are both state dicts: pass model=, a module of their architecture")
+        raise ValueError("a and b are both state dicts: pass model=, a module of their "
+                         "architecture")
     sa = {k: v.detach() for k, v in (a.state_dict() if isinstance(a, nn.Module) else a).items()}
     sb = {k: v.detach() for k, v in (b.state_dict() if isinstance(b, nn.Module) else b).items()}
     if set(sa) != set(sb):
         odd = sorted(set(sa) ^ set(sb))
-        raise ValueError(f"a and b are not one architecture: their state dicts differ in {odd[:3]!r}")
+        raise ValueError(f"a and b are not one architecture: their state dicts differ in "
+                         f"{odd[:3]!r}")
     for k in sa:
         if sa[k].shape != sb[k].shape:
             raise ValueError(f"a and b are not one architecture: {k!r} is {tuple(sa[k].shape)} "
@@ -155,7 +159,8 @@ def weight_matching(
     >>> from torch import nn
     >>> from landscapes.align import apply_permutation, permutation_spec, random_permutation
     >>> _ = torch.manual_seed(0)
-    >>> a = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> a = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
+    ...                   nn.Linear(16, 2))
     >>> spec = permutation_spec(a)
     >>> shuffled = apply_permutation(spec, random_permutation(spec, seed=1), a.state_dict())
     >>> aligned = weight_matching(a, shuffled, model=a)
@@ -309,6 +314,11 @@ def activation_matching(
     return (out, perm) if return_permutation else out
 
 
+def _units(z: torch.Tensor, axis: int) -> torch.Tensor:
+    """``(units, samples)``: every other axis of an activation counts as samples."""
+    return z.movedim(axis, 0).reshape(z.shape[axis], -1).double()
+
+
 def _activation_matching(arch: nn.Module, spec: PermutationSpec, sa: State, sb: State,
                          batches: list[torch.Tensor]) -> tuple[Permutation, tuple[float, float]]:
     sites = {(node, axis, g.name) for g in spec.groups for node, axis in g.sites}
@@ -329,7 +339,7 @@ def _activation_matching(arch: nn.Module, spec: PermutationSpec, sa: State, sb: 
             seen.append(recorder.seen)
         for site in sites:
             node, axis, _ = site
-            za, zb = (s[node].movedim(axis, 0).reshape(s[node].shape[axis], -1).double() for s in seen)
+            za, zb = (_units(s[node], axis) for s in seen)
             update = [za.sum(1), zb.sum(1), (za * za).sum(1), (zb * zb).sum(1), za @ zb.T,
                       torch.tensor(float(za.shape[1]), dtype=torch.float64)]
             if site in stats:

@@ -11,8 +11,8 @@ collapse (Jordan, Sedghi, Saukh, Entezari & Neyshabur 2023, §3). Two correction
 * **repair** — rescale each hidden unit so that its pre-activation mean and standard
   deviation on data equal the interpolation of the endpoints',
   ``μ_α^* = (1 - α) μ_a + α μ_b`` and ``σ_α^* = (1 - α) σ_a + α σ_b`` (their eq. 4),
-  by ``w ← w σ_α^*/σ_α`` and ``c ← (c - μ_α) σ_α^*/σ_α + μ_α^*`` on the unit's row of
-  the layer that makes it, layer after layer in graph order (:func:`repair`).
+  by ``w ← w σ_α^*/σ_α`` and ``c ← (c - μ_α) σ_α^*/σ_α + μ_α^*`` on the unit's row
+  of the layer that makes it, layer after layer in graph order (:func:`repair`).
 
 :func:`correct` applies one of :data:`CORRECTIONS` to a point of the line and is what
 barrier analyses call.
@@ -41,7 +41,9 @@ CORRECTIONS = ("none", "reset", "repair")
 State = dict[str, torch.Tensor]
 
 
-def interpolate(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor], alpha: float) -> State:
+def interpolate(
+    a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor], alpha: float
+) -> State:
     """``(1 - α) a + α b`` entry by entry; integer entries (batch counters) are ``a``'s.
 
     Examples
@@ -74,10 +76,12 @@ def reset_batchnorm(
     True
     """
     if not has_batchnorm(model):
-        raise ValueError(f"{type(model).__name__} has no batch norm layer whose statistics could be reset")
+        raise ValueError(f"{type(model).__name__} has no batch norm layer whose statistics "
+                         "could be reset")
     batches = input_batches(data, n_batches)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    return recompute_statistics(model, dict(state), [(x, None) for x in batches], len(batches), device)
+    pairs = [(x, None) for x in batches]
+    return recompute_statistics(model, dict(state), pairs, len(batches), device)
 
 
 def _layers(model: nn.Module, spec: PermutationSpec) -> list[tuple[str, nn.Module]]:
@@ -89,18 +93,23 @@ def _layers(model: nn.Module, spec: PermutationSpec) -> list[tuple[str, nn.Modul
         if node.op != "call_module" or node.target not in names:
             continue
         module = model.get_submodule(str(node.target))
-        if not isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)) or module.bias is None:
+        affine = isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))
+        if not affine or module.bias is None:
             continue
         users = list(node.users)
-        if users and all(u.op == "call_module" and isinstance(gm.get_submodule(str(u.target)), _BatchNorm)
-                         for u in users):
+        normed = [u.op == "call_module" and isinstance(gm.get_submodule(str(u.target)), _BatchNorm)
+                  for u in users]
+        if normed and all(normed):
             continue  # batch norm re-normalises it; resetting its statistics is the correction
         out.append((str(node.target), module))
     return out
 
 
 def unit_statistics(
-    model: nn.Module, state: Mapping[str, torch.Tensor], layers: list[str], batches: list[torch.Tensor]
+    model: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    layers: list[str],
+    batches: list[torch.Tensor],
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per-unit mean and standard deviation of each layer's output over ``batches`` (eval mode).
 
@@ -116,11 +125,13 @@ def unit_statistics(
 
         def record(_: nn.Module, __: Any, out: torch.Tensor) -> None:
             z = out.movedim(axis, 0).reshape(out.shape[axis], -1).double()
-            update = [z.sum(1), (z * z).sum(1), torch.tensor(float(z.shape[1]), dtype=torch.float64)]
+            count = torch.tensor(float(z.shape[1]), dtype=torch.float64)
+            update = [z.sum(1), (z * z).sum(1), count]
             sums[name] = [s + u for s, u in zip(sums[name], update)] if name in sums else update
         return record
 
-    handles = [net.get_submodule(n).register_forward_hook(hook(n, net.get_submodule(n))) for n in layers]
+    modules = {n: net.get_submodule(n) for n in layers}
+    handles = [m.register_forward_hook(hook(n, m)) for n, m in modules.items()]
     device = next((p.device for p in net.parameters()), torch.device("cpu"))
     try:
         with eval_mode(net), torch.no_grad():
@@ -183,14 +194,16 @@ def repair(
     >>> x = torch.randn(256, 4)
     >>> mid = interpolate(a.state_dict(), b.state_dict(), 0.5)
     >>> fixed = repair(a, mid, (a.state_dict(), b.state_dict()), 0.5, x)
-    >>> stats = [unit_statistics(a, s, ["0"], [x])["0"][1] for s in (a.state_dict(), b.state_dict(), fixed)]
+    >>> states = (a.state_dict(), b.state_dict(), fixed)
+    >>> stats = [unit_statistics(a, s, ["0"], [x])["0"][1] for s in states]
     >>> torch.allclose(stats[2], (stats[0] + stats[1]) / 2)
     True
     """
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
     if not (isinstance(endpoints, (tuple, list)) and len(endpoints) == 2):
-        raise ValueError(f"endpoints must be a pair of state dicts (a, b), got {type(endpoints).__name__!r}")
+        raise ValueError("endpoints must be a pair of state dicts (a, b), got "
+                         f"{type(endpoints).__name__!r}")
     batches = input_batches(data, n_batches)
     if spec is None:
         spec = permutation_spec(model, batches[0][:2])
@@ -248,7 +261,8 @@ def correct(
     --------
     >>> from torch import nn
     >>> net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
-    >>> point = correct(net, net.state_dict(), net.state_dict(), 0.5, torch.randn(8, 2), method="reset")
+    >>> state = net.state_dict()
+    >>> point = correct(net, state, state, 0.5, torch.randn(8, 2), method="reset")
     >>> sorted(point) == sorted(net.state_dict())
     True
     """

@@ -102,7 +102,7 @@ class PermutationSpec:
         for group in self.groups:
             if group.name == name:
                 return group
-        raise KeyError(f"no permutation group {name!r}; the groups are {[g.name for g in self.groups]}")
+        raise KeyError(f"no permutation group {name!r}; the groups are {list(self.names)}")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -170,7 +170,8 @@ def apply_permutation(
         size = spec[name].size
         if (not isinstance(p, torch.Tensor) or p.shape != (size,)
                 or not torch.equal(torch.sort(p.cpu()).values, torch.arange(size))):
-            raise ValueError(f"permutation {name!r} must be a permutation of range({size}), got {p!r}")
+            raise ValueError(f"permutation {name!r} must be a permutation of range({size}), "
+                             f"got {p!r}")
     missing = [a.key for g in spec.groups for a in g.axes if a.key not in state]
     if missing:
         raise ValueError(f"state has no entry {missing[0]!r}, which the spec permutes; is it a "
@@ -184,7 +185,8 @@ def _apply(
     out = dict(state)
     # A tied name whose tensor is its first name's memory stays tied: permuted once, aliased.
     aliases = {name: names[0] for names in spec.tied for name in names[1:]
-               if name in state and names[0] in state and _same_memory(state[name], state[names[0]])}
+               if name in state and names[0] in state
+               and _same_memory(state[name], state[names[0]])}
     for group in spec.groups:
         if group.name not in perm:
             continue
@@ -200,4 +202,5 @@ def _apply(
 
 
 def _same_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a is b or (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride())
+    return a is b or (a.data_ptr() == b.data_ptr() and a.shape == b.shape
+                      and a.stride() == b.stride())
