@@ -1,4 +1,4 @@
-"""Shared nets of the alignment tests, and two small MLPs trained on real MNIST from different seeds.
+"""Shared nets of the alignment tests, and two small MLPs trained on real MNIST from two seeds.
 
 The helpers reach the tests as the ``align_tools`` fixture (test files import nothing
 from each other)."""
@@ -109,6 +109,7 @@ class TiedLM(nn.Module):
 
 @pytest.fixture(scope="session")
 def align_tools() -> SimpleNamespace:
-    """The helpers above: ``mlp``, ``TinyVGG``, ``TiedLM``, ``busy_batchnorm``, ``line_losses``, ``barrier``."""
+    """The helpers above: ``mlp``, ``TinyVGG``, ``TiedLM``, ``busy_batchnorm``,
+    ``line_losses`` and ``barrier``."""
     return SimpleNamespace(mlp=mlp, TinyVGG=TinyVGG, TiedLM=TiedLM, busy_batchnorm=busy_batchnorm,
                            line_losses=line_losses, barrier=barrier)

@@ -1,4 +1,4 @@
-"""The derived specs: every family of experiments.models and the hand-built cases keep their function."""
+"""The derived specs: every family of experiments.models and hand-built nets keep their function."""
 
 from __future__ import annotations
 
@@ -45,8 +45,10 @@ def test_resnet20_residual_streams_are_one_group_each():
     torch.manual_seed(0)
     net = build("mnist_resnet20")
     spec = permutation_spec(net)
-    streams = [g for g in spec.groups if any(a.key.endswith("shortcut.0.weight") or a.key == "stem.0.0.weight"
-                                             for a in g.axes if a.axis == 0)]
+    def makes_stream(a):
+        return a.axis == 0 and (a.key.endswith("shortcut.0.weight") or a.key == "stem.0.0.weight")
+
+    streams = [g for g in spec.groups if any(makes_stream(a) for a in g.axes)]
     assert [g.size for g in streams] == [16, 32, 64]
     first = streams[0]
     keys = {a.key for a in first.axes}
@@ -158,7 +160,8 @@ def test_random_mlps_keep_their_function(widths, activation, batch_norm, seed, a
     torch.manual_seed(seed)
     layers, width = [], 5
     for w in widths:
-        layers += [nn.Linear(width, w)] + ([nn.BatchNorm1d(w)] if batch_norm else []) + [activation()]
+        norm = [nn.BatchNorm1d(w)] if batch_norm else []
+        layers += [nn.Linear(width, w), *norm, activation()]
         width = w
     net = T.busy_batchnorm(nn.Sequential(*layers, nn.Linear(width, 3))).eval()
     spec = permutation_spec(net)
@@ -180,7 +183,8 @@ def test_random_conv_nets_keep_their_function(channels, kernel, pool, seed, alig
             layers.append(nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2))
         c = out
     side = 8 // (2 ** len(channels)) if pool != "none" else 8
-    net = T.busy_batchnorm(nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * side * side, 3))).eval()
+    head = [nn.Flatten(), nn.Linear(c * side * side, 3)]
+    net = T.busy_batchnorm(nn.Sequential(*layers, *head)).eval()
     x = torch.randn(4, 2, 8, 8)
     spec = permutation_spec(net, x)
     state = net.state_dict()

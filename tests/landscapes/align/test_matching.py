@@ -93,7 +93,8 @@ def test_alignment_lowers_the_barrier_between_two_trained_mlps(trained_pair, ali
     before = T.barrier(T.line_losses(a, sa, b.state_dict(), xt, yt))
     by_weights = T.barrier(T.line_losses(a, sa, dict(weight_matching(a, b)), xt, yt))
     by_activations = T.barrier(T.line_losses(
-        a, sa, dict(activation_matching(a, b, [x[i:i + 500] for i in range(0, 2000, 500)])), xt, yt))
+        a, sa, dict(activation_matching(a, b, [x[i:i + 500] for i in range(0, 2000, 500)])),
+        xt, yt))
     assert before > 0.1  # two SGD solutions of one MLP are separated by a barrier...
     assert by_weights < before / 5 and by_activations < before / 5  # ...that is mostly permutation
 

@@ -6,7 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from landscapes.align import CORRECTIONS, correct, interpolate, repair, reset_batchnorm, weight_matching
+from landscapes.align import (
+    CORRECTIONS,
+    correct,
+    interpolate,
+    repair,
+    reset_batchnorm,
+    weight_matching,
+)
 from landscapes.align.repair import unit_statistics
 
 
@@ -22,7 +29,8 @@ def test_repaired_units_have_the_interpolated_statistics(trained_pair):
     for layer in ("0", "2"):
         target = 0.7 * ends[0][layer][1] + 0.3 * ends[1][layer][1]
         assert torch.allclose(got[layer][1], target, rtol=1e-4, atol=1e-6)
-        assert torch.allclose(got[layer][0], 0.7 * ends[0][layer][0] + 0.3 * ends[1][layer][0], atol=1e-5)
+        target_mean = 0.7 * ends[0][layer][0] + 0.3 * ends[1][layer][0]
+        assert torch.allclose(got[layer][0], target_mean, atol=1e-5)
     # The collapse REPAIR undoes: the plain midpoint's second layer has less variance.
     assert plain["2"][1].mean() < got["2"][1].mean()
 
@@ -33,7 +41,10 @@ def test_repair_lowers_the_aligned_barrier_further(trained_pair, align_tools):
     sa, sb = a.state_dict(), dict(weight_matching(a, b))
     batches = [x[i:i + 500] for i in range(0, 4000, 500)]
     plain = T.barrier(T.line_losses(a, sa, sb, xt, yt))
-    repaired = T.barrier(T.line_losses(a, sa, sb, xt, yt, fix=lambda s, t: repair(a, s, (sa, sb), t, batches)))
+    def fix(state, alpha):
+        return repair(a, state, (sa, sb), alpha, batches)
+
+    repaired = T.barrier(T.line_losses(a, sa, sb, xt, yt, fix=fix))
     assert repaired < plain
 
 
@@ -59,7 +70,8 @@ def test_correct_offers_each_method(align_tools):
     x = torch.randn(16, 1, 28, 28)
     points = {m: correct(net, sa, sb, 0.5, x, method=m) for m in CORRECTIONS}
     assert all(torch.equal(points["none"][k], v) for k, v in interpolate(sa, sb, 0.5).items())
-    assert not torch.equal(points["reset"]["features.1.running_var"], points["none"]["features.1.running_var"])
+    key = "features.1.running_var"
+    assert not torch.equal(points["reset"][key], points["none"][key])
     # A head layer with a bias and no batch norm after it: REPAIR rescales it too.
     assert not torch.equal(points["repair"]["head.0.weight"], points["reset"]["head.0.weight"])
     with pytest.raises(ValueError, match="unknown correction 'bn'"):

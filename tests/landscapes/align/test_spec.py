@@ -36,7 +36,8 @@ def test_identity_changes_nothing_and_leaves_the_input_alone():
 def test_bad_permutations_are_refused(perm, match):
     spec = _spec()
     with pytest.raises(ValueError, match=match):
-        apply_permutation(spec, perm, nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)).state_dict())
+        net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+        apply_permutation(spec, perm, net.state_dict())
 
 
 def test_a_state_of_another_architecture_is_refused():
