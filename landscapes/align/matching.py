@@ -91,6 +91,20 @@ def _states(a: Any, b: Any, model: nn.Module | None) -> tuple[nn.Module, State, 
     return arch, sa, sb
 
 
+def _fits(spec: PermutationSpec, state: State) -> PermutationSpec:
+    """``spec``, after checking that it describes ``state``'s architecture."""
+    for group in spec.groups:
+        for ax in group.axes:
+            if ax.key not in state:
+                raise ValueError(f"the spec permutes {ax.key!r}, which the state dicts lack; "
+                                 "was it derived from another architecture?")
+            shape = tuple(state[ax.key].shape)
+            if ax.axis >= len(shape) or shape[ax.axis] != group.size * ax.block:
+                raise ValueError(f"the spec's group {group.name!r} moves {group.size * ax.block} "
+                                 f"entries of axis {ax.axis} of {ax.key!r}, whose shape is {shape}")
+    return spec
+
+
 def _finish(arch: nn.Module, spec: PermutationSpec, perm: Permutation, sb: State,
             batch: torch.Tensor, method: str, iterations: int,
             objective: tuple[float, float]) -> Alignment:
@@ -177,6 +191,7 @@ def weight_matching(
         spec = permutation_spec(arch, example)
     elif not isinstance(spec, PermutationSpec):
         raise TypeError(f"spec must be a PermutationSpec, got {type(spec).__name__!r}")
+    _fits(spec, sb)
     perm, iterations, objective = _weight_matching(spec, sa, sb, max_iter, seed)
     batch = spec.example if example is None else example
     out = _finish(arch, spec, perm, sb, batch, "weight", iterations, objective)
@@ -305,6 +320,7 @@ def activation_matching(
         spec = permutation_spec(arch, batches[0][:2])
     elif not isinstance(spec, PermutationSpec):
         raise TypeError(f"spec must be a PermutationSpec, got {type(spec).__name__!r}")
+    _fits(spec, sb)
     missing = [g.name for g in spec.groups if not g.sites]
     if missing:
         raise ValueError(f"groups {missing!r} have no activations to match (no graph node carries "

@@ -131,3 +131,17 @@ def test_an_aligned_state_is_an_ordinary_anchor_of_a_path():
     # The far end is b's function either way; the midpoints differ.
     assert float(on_line.loss[-1]) == pytest.approx(float(plain.loss[-1]), rel=1e-5)
     assert float(on_line.loss[1]) != pytest.approx(float(plain.loss[1]), rel=1e-3)
+
+
+def test_a_spec_of_another_architecture_is_refused():
+    small = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    wide = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 1))
+    other = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+    with pytest.raises(ValueError, match=r"group '0' moves 4 entries of axis 0 of '0.weight'"):
+        weight_matching(wide, wide, spec=permutation_spec(small))
+    wrong = r"group '2' moves 4 entries of axis 0 of '2.weight', whose shape is \(1, 4\)"
+    with pytest.raises(ValueError, match=wrong):
+        activation_matching(small, small, torch.randn(8, 2), spec=permutation_spec(other))
+    renamed = {f"net.{k}": v for k, v in small.state_dict().items()}
+    with pytest.raises(ValueError, match="spec permutes '0.weight', which the state dicts lack"):
+        weight_matching(renamed, renamed, model=small, spec=permutation_spec(small))
