@@ -116,6 +116,15 @@ def _finish(arch: nn.Module, spec: PermutationSpec, perm: Permutation, sb: State
     return out
 
 
+def _check_batch(spec: PermutationSpec, size: int = 16) -> torch.Tensor:
+    """Inputs for the function check: fresh Gaussian examples of the spec's shape, seeded."""
+    example = spec.example
+    if not example.is_floating_point():
+        return example  # token ids: the derivation's own, which the model is known to take
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn((size, *example.shape[1:]), generator=generator, dtype=example.dtype)
+
+
 def _positive(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -193,7 +202,7 @@ def weight_matching(
         raise TypeError(f"spec must be a PermutationSpec, got {type(spec).__name__!r}")
     _fits(spec, sb)
     perm, iterations, objective = _weight_matching(spec, sa, sb, max_iter, seed)
-    batch = spec.example if example is None else example
+    batch = _check_batch(spec) if example is None else example
     out = _finish(arch, spec, perm, sb, batch, "weight", iterations, objective)
     return (out, perm) if return_permutation else out
 
