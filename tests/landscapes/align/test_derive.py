@@ -190,3 +190,33 @@ def test_random_conv_nets_keep_their_function(channels, kernel, pool, seed, alig
     state = net.state_dict()
     permuted = apply_permutation(spec, random_permutation(spec, seed), state)
     assert check_function(net, state, permuted, x).relative_error < 1e-10
+
+
+def test_an_unbatched_conv_input_moves_its_channel_axis():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 5, 3), nn.ReLU(), nn.Conv2d(5, 3, 3)).eval()
+    x = torch.randn(2, 9, 9)  # one image, no batch axis: channels are axis 0
+    spec = permutation_spec(net, x)
+    assert [(g.name, g.size) for g in spec.groups] == [("0", 5)]
+    assert _preserved(net, example=x) < 1e-10
+
+
+def test_channels_last_layers_through_permute_and_transpose():
+    class ChannelsLast(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 6, 1)
+            self.mix = nn.Linear(6, 6)
+            self.out = nn.Conv2d(6, 2, 1)
+
+        def forward(self, x):
+            h = torch.relu(self.conv(x)).permute(0, 2, 3, 1)  # (N, H, W, C)
+            h = torch.relu(self.mix(h)).transpose(1, 3).transpose(2, 3)  # back to (N, C, H, W)
+            return self.out(h)
+
+    torch.manual_seed(0)
+    net = ChannelsLast().eval()
+    x = torch.randn(4, 3, 5, 5)
+    spec = permutation_spec(net, x)
+    assert sorted(g.name for g in spec.groups) == ["conv", "mix"]
+    assert _preserved(net, example=x) < 1e-10
