@@ -205,3 +205,18 @@ def test_hessian_matches_torch_func_hessian_of_the_torch_twin():
         for theta in _line_points(name).reshape(-1, sys.n_parameters):
             expected = torch.func.hessian(loss)(torch.as_tensor(theta, dtype=torch.float64)).numpy()
             np.testing.assert_allclose(th.hessian(theta, sys, "half_mse"), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_sympy_hessian_is_the_documented_formula(depth):
+    import sympy as sp
+
+    e = th.hessian_expression(depth)
+    w, (mxx, mxy, _, k) = e["weights"], e["data"]
+    p = sp.Mul(*w)
+    for i in range(depth):
+        for j in range(depth):
+            # ∂_i∂_j p is zero on the diagonal: p is linear in each weight.
+            second = 0 if i == j else sp.Mul(*(w[m] for m in range(depth) if m not in (i, j)))
+            documented = 2 * k * (mxx * sp.diff(p, w[i]) * sp.diff(p, w[j]) + (p * mxx - mxy) * second)
+            assert sp.simplify(e["hessian"][i, j] - documented) == 0
