@@ -22,7 +22,8 @@ Hessian diag(λ).
 :func:`spectrum` turns Hessians into the quantities the curvature analyses report:
 eigenvalues, trace, spectral density moments m_k = tr(H^k)/P (k = 1..4) and the curvature
 vᵀHv/‖v‖² along a direction; :func:`deep_linear_line` and :func:`quadratic_line` return
-them at every α of a line in the :mod:`landscapes.results` schema, with variables
+them at every α of a line in the :mod:`landscapes.results` schema (:func:`init_to_final` and
+:func:`final_to_final` on the very lines of :mod:`theory.deep_linear`), with variables
 ``top_eigenvalue`` (dim ``eigen``, descending), ``bottom_eigenvalue`` (dim ``eigen``,
 ascending), ``hessian_trace``, ``curvature_along`` and ``density_moment`` (dim ``moment``,
 coordinates 1..4).
@@ -38,7 +39,7 @@ import sympy as sp
 import xarray as xr
 
 from landscapes.results import slice_dataset, validate
-from theory import _hessian_matrix
+from theory import _hessian_matrix, deep_linear
 from theory._systems import DeepLinearSystem, kappa, parse_system
 from theory.quadratic import QuadraticProblem
 
@@ -51,6 +52,8 @@ __all__ = [
     "quadratic_hessian",
     "spectrum",
     "deep_linear_line",
+    "init_to_final",
+    "final_to_final",
     "quadratic_line",
 ]
 
@@ -378,7 +381,7 @@ def deep_linear_line(
     a: Any,
     b: Any,
     alphas: Any = None,
-    system: str = "deep_linear",
+    system: str | DeepLinearSystem = "deep_linear",
     convention: str = "mse",
     seed: int = 0,
     k: int | None = None,
@@ -426,8 +429,13 @@ def deep_linear_line(
         raise ValueError(f"k must be <= P = {P!r}, got {k!r}")
     al = _alphas(alphas)
     v = b_ - a_ if direction is None else _points(direction, "direction", P)
+    v = np.broadcast_to(v, a_.shape)
     theta = a_[..., None, :] + al[:, None] * (b_ - a_)[..., None, :]
-    stats = _spectrum(_hessian(sys, theta, kap), None if v is None else v[..., None, :], k)
+    # One replicate at a time bounds memory at (alphas, P, P).
+    rows = [_spectrum(_hessian(sys, t, kap), d[None, :], k)
+            for t, d in zip(theta.reshape(-1, al.size, P), v.reshape(-1, P))]
+    stats = {name: np.stack([r[name] for r in rows]).reshape(theta.shape[:-2] + rows[0][name].shape)
+             for name in rows[0]}
     loss = np.array([sys.loss(t, convention) for t in theta.reshape(-1, P)]).reshape(theta.shape[:-1])
     dims = ("replicate", "alpha") if a_.ndim == 2 else ("alpha",)
     coords = {"replicate": np.arange(a_.shape[0])} if a_.ndim == 2 else {}
@@ -440,6 +448,80 @@ def deep_linear_line(
         device="sympy" if sys.width == 1 else "numpy",
     )
     return _with_curvature(ds, stats, dims, k)
+
+
+_ANCHOR_DOC = """
+    Parameters
+    ----------
+    system, n_replicates, seed, init_scale, alphas, convention, learning_rate, max_steps
+        As in :func:`theory.deep_linear.init_to_final`; the lines are exactly its lines
+        (the points of :func:`theory.deep_linear.anchors`).
+    k : int, optional
+        Eigenvalues kept at each end of the spectrum; default all P.
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`deep_linear_line`, dims (replicate, alpha), ``curvature_along`` along
+        the line itself.
+"""
+
+
+def init_to_final(
+    system: str = "deep_linear",
+    n_replicates: int = 8,
+    seed: int = 0,
+    init_scale: float | None = None,
+    alphas: Any = None,
+    convention: str = "mse",
+    learning_rate: float | None = None,
+    max_steps: int = 20_000,
+    k: int | None = None,
+) -> xr.Dataset:
+    """Exact curvature at every α of the init → solution lines of a deep linear system.
+    {anchors}
+    Examples
+    --------
+    >>> ds = init_to_final(n_replicates=2, alphas=[0.0, 1.0])
+    >>> bool((ds.bottom_eigenvalue.isel(alpha=0, eigen=0) < 0).all())  # near the saddle
+    True
+    >>> ds.bottom_eigenvalue.isel(alpha=-1, eigen=0).values.round(9).tolist()  # flat along w1 w2 = 1
+    [0.0, 0.0]
+    """
+    points = deep_linear.anchors(system, n_replicates, seed, init_scale, convention=convention,
+                                 learning_rate=learning_rate, max_steps=max_steps)
+    return deep_linear_line(points["init"], points["final"], alphas, system, convention, seed, k,
+                            analysis="curvature_init_to_final")
+
+
+def final_to_final(
+    system: str = "deep_linear",
+    n_replicates: int = 8,
+    seed: int = 0,
+    init_scale: float | None = None,
+    alphas: Any = None,
+    convention: str = "mse",
+    learning_rate: float | None = None,
+    max_steps: int = 20_000,
+    k: int | None = None,
+) -> xr.Dataset:
+    """Exact curvature at every α of the lines between two solutions from independent inits.
+    {anchors}
+    Examples
+    --------
+    >>> ds = final_to_final(n_replicates=2, alphas=[0.0, 0.5, 1.0])
+    >>> ds.hessian_trace.dims
+    ('replicate', 'alpha')
+    """
+    points = deep_linear.anchors(system, n_replicates, seed, init_scale, convention=convention,
+                                 learning_rate=learning_rate, max_steps=max_steps)
+    return deep_linear_line(points["final"], points["other_final"], alphas, system, convention, seed, k,
+                            analysis="curvature_final_to_final")
+
+
+for _fn in (init_to_final, final_to_final):
+    _fn.__doc__ = _fn.__doc__.replace("{anchors}", _ANCHOR_DOC.rstrip() + "\n")
+del _fn
 
 
 def quadratic_line(

@@ -220,3 +220,19 @@ def test_sympy_hessian_is_the_documented_formula(depth):
             second = 0 if i == j else sp.Mul(*(w[m] for m in range(depth) if m not in (i, j)))
             documented = 2 * k * (mxx * sp.diff(p, w[i]) * sp.diff(p, w[j]) + (p * mxx - mxy) * second)
             assert sp.simplify(e["hessian"][i, j] - documented) == 0
+
+
+@pytest.mark.parametrize("name", ["deep_linear", "deep_linear_L3_w2"])
+def test_curvature_analyses_run_on_the_closed_form_lines(name):
+    alphas = [0.0, 0.5, 1.0]
+    ds = th.init_to_final(name, n_replicates=2, alphas=alphas)
+    ref = deep_linear.init_to_final(name, n_replicates=2, alphas=alphas)
+    np.testing.assert_allclose(ds.loss.values, ref.loss.values, rtol=1e-9, atol=1e-12)
+    ff = th.final_to_final(name, n_replicates=2, alphas=alphas)
+    for end in (ds.isel(alpha=-1), ff.isel(alpha=0), ff.isel(alpha=-1)):
+        # A solution is a minimum: H is positive semi-definite there (to rounding),
+        # and the loss is zero so H = Gauss–Newton term only.
+        scale = float(end.top_eigenvalue.max())
+        assert float(end.bottom_eigenvalue.min()) > -1e-7 * scale
+    assert ds.attrs["analysis"] == "curvature_init_to_final"
+    assert ff.attrs["analysis"] == "curvature_final_to_final"
