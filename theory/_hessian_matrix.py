@@ -17,7 +17,9 @@ import numpy as np
 __all__ = ["hessian"]
 
 
-def hessian(theta: np.ndarray, depth: int, width: int, X: np.ndarray, Y: np.ndarray, k: float) -> np.ndarray:
+def hessian(
+    theta: np.ndarray, depth: int, width: int, X: np.ndarray, Y: np.ndarray, k: float
+) -> np.ndarray:
     """∇²J at flat θ (..., L n²) (W_1 first, row-major), shape (..., L n², L n²)."""
     L, n = depth, width
     lead = theta.shape[:-1]

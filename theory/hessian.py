@@ -327,7 +327,9 @@ def spectrum(hessians: Any, direction: Any = None, k: int | None = None) -> dict
     if direction is not None:
         v = np.asarray(direction, dtype=float)
         if v.ndim == 0 or v.shape[-1] != n or not np.all(np.isfinite(v)):
-            raise ValueError(f"direction must be finite with a last axis of length {n!r}, got shape {v.shape!r}")
+            raise ValueError(
+                f"direction must be finite with a last axis of length {n!r}, got shape {v.shape!r}"
+            )
     return _spectrum(h, v, k)
 
 
@@ -356,22 +358,28 @@ def _along(h: np.ndarray, v: np.ndarray | None) -> np.ndarray:
     return np.divide(quad, norm2, out=np.full(quad.shape, np.nan), where=norm2 > 0)
 
 
-def _curvature_vars(stats: dict[str, np.ndarray], lead_dims: tuple[str, ...]) -> dict[str, xr.DataArray]:
-    return {
-        "top_eigenvalue": xr.DataArray(stats["top_eigenvalue"], dims=lead_dims + ("eigen",),
-                                       attrs={"long_name": "largest Hessian eigenvalues, descending"}),
-        "bottom_eigenvalue": xr.DataArray(stats["bottom_eigenvalue"], dims=lead_dims + ("eigen",),
-                                          attrs={"long_name": "smallest Hessian eigenvalues, ascending"}),
-        "hessian_trace": xr.DataArray(stats["hessian_trace"], dims=lead_dims,
-                                      attrs={"long_name": "trace of the Hessian"}),
-        "curvature_along": xr.DataArray(stats["curvature_along"], dims=lead_dims,
-                                        attrs={"long_name": "v^T H v / |v|^2 along the line"}),
-        "density_moment": xr.DataArray(stats["density_moment"], dims=lead_dims + ("moment",),
-                                       attrs={"long_name": "spectral density moment tr(H^k)/P"}),
-    }
+_LONG_NAMES = {
+    "top_eigenvalue": ("eigen", "largest Hessian eigenvalues, descending"),
+    "bottom_eigenvalue": ("eigen", "smallest Hessian eigenvalues, ascending"),
+    "hessian_trace": (None, "trace of the Hessian"),
+    "curvature_along": (None, "v^T H v / |v|^2 along the line"),
+    "density_moment": ("moment", "spectral density moment tr(H^k)/P"),
+}
 
 
-def _with_curvature(ds: xr.Dataset, stats: dict[str, np.ndarray], lead_dims: tuple[str, ...], k: int) -> xr.Dataset:
+def _curvature_vars(
+    stats: dict[str, np.ndarray], lead_dims: tuple[str, ...]
+) -> dict[str, xr.DataArray]:
+    out = {}
+    for name, (extra, long_name) in _LONG_NAMES.items():
+        dims = lead_dims if extra is None else lead_dims + (extra,)
+        out[name] = xr.DataArray(stats[name], dims=dims, attrs={"long_name": long_name})
+    return out
+
+
+def _with_curvature(
+    ds: xr.Dataset, stats: dict[str, np.ndarray], lead_dims: tuple[str, ...], k: int
+) -> xr.Dataset:
     ds = ds.assign(_curvature_vars(stats, lead_dims))
     ds = ds.assign_coords(eigen=np.arange(k), moment=np.array(MOMENTS))
     return validate(ds)
@@ -436,7 +444,8 @@ def deep_linear_line(
             for t, d in zip(theta.reshape(-1, al.size, P), v.reshape(-1, P))]
     stats = {name: np.stack([r[name] for r in rows]).reshape(theta.shape[:-2] + rows[0][name].shape)
              for name in rows[0]}
-    loss = np.array([sys.loss(t, convention) for t in theta.reshape(-1, P)]).reshape(theta.shape[:-1])
+    loss = np.array([sys.loss(t, convention) for t in theta.reshape(-1, P)])
+    loss = loss.reshape(theta.shape[:-1])
     dims = ("replicate", "alpha") if a_.ndim == 2 else ("alpha",)
     coords = {"replicate": np.arange(a_.shape[0])} if a_.ndim == 2 else {}
     norm = np.linalg.norm(b_ - a_, axis=-1)
@@ -444,7 +453,8 @@ def deep_linear_line(
         loss, alpha=al, dims=dims, coords=coords,
         distance=(dims, al * np.asarray(norm)[..., None]),
         analysis=analysis, system=sys.name, seeds={"data": seed},
-        hyperparameters={"convention": convention, "hessian": "exact (sympy)" if sys.width == 1 else "exact (numpy)"},
+        hyperparameters={"convention": convention,
+                         "hessian": "exact (sympy)" if sys.width == 1 else "exact (numpy)"},
         device="sympy" if sys.width == 1 else "numpy",
     )
     return _with_curvature(ds, stats, dims, k)
@@ -485,7 +495,7 @@ def init_to_final(
     >>> ds = init_to_final(n_replicates=2, alphas=[0.0, 1.0])
     >>> bool((ds.bottom_eigenvalue.isel(alpha=0, eigen=0) < 0).all())  # near the saddle
     True
-    >>> ds.bottom_eigenvalue.isel(alpha=-1, eigen=0).values.round(9).tolist()  # flat along w1 w2 = 1
+    >>> ds.bottom_eigenvalue.isel(alpha=-1, eigen=0).values.round(9).tolist()  # flat: w1 w2 = 1
     [0.0, 0.0]
     """
     points = deep_linear.anchors(system, n_replicates, seed, init_scale, convention=convention,
@@ -515,8 +525,8 @@ def final_to_final(
     """
     points = deep_linear.anchors(system, n_replicates, seed, init_scale, convention=convention,
                                  learning_rate=learning_rate, max_steps=max_steps)
-    return deep_linear_line(points["final"], points["other_final"], alphas, system, convention, seed, k,
-                            analysis="curvature_final_to_final")
+    return deep_linear_line(points["final"], points["other_final"], alphas, system, convention,
+                            seed, k, analysis="curvature_final_to_final")
 
 
 for _fn in (init_to_final, final_to_final):
@@ -582,10 +592,12 @@ def quadratic_line(
         "bottom_eigenvalue": np.broadcast_to(lam[:k], (n, k)),
         "hessian_trace": np.full(n, lam.sum()),
         "curvature_along": np.full(n, along),
-        "density_moment": np.broadcast_to(np.array([np.mean(lam**m) for m in MOMENTS]), (n, len(MOMENTS))),
+        "density_moment": np.broadcast_to(np.array([np.mean(lam**m) for m in MOMENTS]),
+                                          (n, len(MOMENTS))),
     }
     x0, x1 = a_ - problem.solution, b_ - problem.solution
-    loss = np.array([0.5 * float(np.sum(problem.eigenvalues * ((1 - t) * x0 + t * x1) ** 2)) for t in al])
+    loss = np.array([0.5 * float(np.sum(problem.eigenvalues * ((1 - t) * x0 + t * x1) ** 2))
+                     for t in al])
     ds = slice_dataset(
         loss, alpha=al, distance=al * np.linalg.norm(b_ - a_),
         analysis="curvature", system="quadratic", seeds={"problem": problem.seed},

@@ -115,7 +115,8 @@ def test_spectrum_is_consistent(m, seed):
     s = th.spectrum(h, direction=v)
     scale = 1 + np.abs(h).max()
     np.testing.assert_allclose(s["hessian_trace"], s["eigenvalues"].sum(), atol=1e-10 * scale * n)
-    assert np.all(np.diff(s["top_eigenvalue"]) <= 0) and np.all(np.diff(s["bottom_eigenvalue"]) >= 0)
+    assert np.all(np.diff(s["top_eigenvalue"]) <= 0)
+    assert np.all(np.diff(s["bottom_eigenvalue"]) >= 0)
     for order, moment in zip(th.MOMENTS, s["density_moment"]):
         expected = np.trace(np.linalg.matrix_power(h, order)) / n
         np.testing.assert_allclose(moment, expected, rtol=1e-8, atol=1e-8 * scale**order)
@@ -126,7 +127,8 @@ def test_spectrum_is_consistent(m, seed):
 @settings(max_examples=40, deadline=None)
 @given(depth=st.integers(1, 4), width=st.integers(1, 2), seed=st.integers(0, 2**16),
        scale=st.floats(0.1, 2.0))
-def test_hessian_is_symmetric_and_its_quadratic_form_is_the_line_second_derivative(depth, width, seed, scale):
+def test_hessian_is_symmetric_and_its_quadratic_form_is_j_second_derivative(depth, width, seed,
+                                                                            scale):
     sys = parse_system(f"deep_linear_L{depth}_w{width}")
     rng = np.random.default_rng(seed)
     a, v = scale * rng.standard_normal((2, sys.n_parameters))
@@ -144,7 +146,8 @@ def test_deep_linear_line_dataset():
     assert ds.top_eigenvalue.dims == ("replicate", "alpha", "eigen")
     assert ds.density_moment.dims == ("replicate", "alpha", "moment")
     assert ds.moment.values.tolist() == [1, 2, 3, 4] and ds.sizes["eigen"] == 3
-    assert (ds.top_eigenvalue.diff("eigen") <= 0).all() and (ds.bottom_eigenvalue.diff("eigen") >= 0).all()
+    assert (ds.top_eigenvalue.diff("eigen") <= 0).all()
+    assert (ds.bottom_eigenvalue.diff("eigen") >= 0).all()
     H = th.hessian_along_line(a["init"], a["final"], ALPHAS, "deep_linear_L3_w2")
     d = a["final"] - a["init"]
     along = np.einsum("ri,raij,rj->ra", d, H, d) / np.sum(d * d, axis=-1)[:, None]
@@ -161,11 +164,12 @@ def test_quadratic_line_matches_the_dense_hessian():
     validate(ds)
     s = th.spectrum(th.quadratic_hessian(p), direction=p.solution - p.start)
     for name in ("top_eigenvalue", "bottom_eigenvalue", "density_moment"):
-        np.testing.assert_allclose(ds[name].values, np.broadcast_to(s[name], ds[name].shape), rtol=1e-12)
+        expected = np.broadcast_to(s[name], ds[name].shape)
+        np.testing.assert_allclose(ds[name].values, expected, rtol=1e-12)
     for name in ("hessian_trace", "curvature_along"):
         np.testing.assert_allclose(ds[name].values, float(s[name]), rtol=1e-12)
-    np.testing.assert_allclose(ds.loss.values, [p.loss(p.start), p.loss(0.5 * (p.start + p.solution)), 0.0],
-                               rtol=1e-12, atol=1e-12)
+    expected = [p.loss(p.start), p.loss(0.5 * (p.start + p.solution)), 0.0]
+    np.testing.assert_allclose(ds.loss.values, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -204,7 +208,8 @@ def test_hessian_matches_torch_func_hessian_of_the_torch_twin():
 
         for theta in _line_points(name).reshape(-1, sys.n_parameters):
             expected = torch.func.hessian(loss)(torch.as_tensor(theta, dtype=torch.float64)).numpy()
-            np.testing.assert_allclose(th.hessian(theta, sys, "half_mse"), expected, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(th.hessian(theta, sys, "half_mse"), expected,
+                                       rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 5])
@@ -218,7 +223,8 @@ def test_sympy_hessian_is_the_documented_formula(depth):
         for j in range(depth):
             # ∂_i∂_j p is zero on the diagonal: p is linear in each weight.
             second = 0 if i == j else sp.Mul(*(w[m] for m in range(depth) if m not in (i, j)))
-            documented = 2 * k * (mxx * sp.diff(p, w[i]) * sp.diff(p, w[j]) + (p * mxx - mxy) * second)
+            gauss_newton = mxx * sp.diff(p, w[i]) * sp.diff(p, w[j])
+            documented = 2 * k * (gauss_newton + (p * mxx - mxy) * second)
             assert sp.simplify(e["hessian"][i, j] - documented) == 0
 
 
