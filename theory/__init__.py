@@ -11,6 +11,9 @@
 :mod:`theory.quadratic`
     Gradient descent with momentum on a convex quadratic (Fig. 12), solved exactly per
     eigendirection.
+:mod:`theory.hessian`
+    The exact Hessian of the deep linear losses (sympy, per depth) and of the quadratic:
+    eigenvalues, trace, spectral density moments and curvature along every line.
 
 Every analysis returns the :mod:`landscapes.results` schema, so theory and measurement
 overlay with no special cases. Nothing here imports torch.
@@ -18,6 +21,6 @@ overlay with no special cases. Nothing here imports torch.
 
 from __future__ import annotations
 
-from theory import deep_linear, quadratic, random_walk
+from theory import deep_linear, hessian, quadratic, random_walk
 
-__all__ = ["deep_linear", "random_walk", "quadratic"]
+__all__ = ["deep_linear", "random_walk", "quadratic", "hessian"]
