@@ -43,12 +43,6 @@ REGISTRY: dict[str, str] = {
     "batchnorm": "batchnorm",
 }
 
-#: Analyses that train runs besides a system's own (:meth:`Analysis.variants`): the optimizer
-#: zoo of Im et al. (2016), its switches and batch-norm twins -- tens of runs per system.
-ZOO_ANALYSES: tuple[str, ...] = ("optimizers", "basin", "surfaces", "switching", "batchnorm")
-#: The analyses of the compare command by default, in order: every registered one that
-#: reads only the system's own runs.
-ANALYSES: tuple[str, ...] = tuple(name for name in REGISTRY if name not in ZOO_ANALYSES)
 #: Modules of this folder that hold shared machinery rather than an analysis.
 SHARED: tuple[str, ...] = ("base", "line", "zoo")
 
@@ -59,6 +53,16 @@ def get_analysis(name: str) -> Analysis:
         raise unknown_name("analysis", name, REGISTRY)
     module = importlib.import_module(f"landscapes.app.analyses.{REGISTRY[name]}")
     return module.ANALYSIS
+
+
+#: Analyses that train runs besides a system's own (each declares it: its ``needs``): the
+#: optimizer zoo of Im et al. (2016), its switches and batch-norm twins -- tens of runs
+#: per system.
+ZOO_ANALYSES: tuple[str, ...] = tuple(name for name in REGISTRY
+                                      if get_analysis(name).needs.variants)
+#: The analyses of the compare command by default, in order: every registered one that
+#: reads only the system's own runs.
+ANALYSES: tuple[str, ...] = tuple(name for name in REGISTRY if name not in ZOO_ANALYSES)
 
 
 def describe_analyses() -> list[tuple[str, str]]:

@@ -32,7 +32,8 @@ import xarray as xr
 from landscapes import grids
 from landscapes.app.analyses import zoo
 from landscapes.app.analyses.base import (
-    COMMON,
+    Needs,
+    Plan,
     Analysis,
     Context,
     Declined,
@@ -40,6 +41,7 @@ from landscapes.app.analyses.base import (
     mean_std,
 )
 from landscapes.app.analyses.basin import training_loss
+from landscapes.app.analyses.optimizers import OptimizersSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -85,7 +87,9 @@ class BatchNorm(Analysis):
     description = ("the optimizers on one conv family with and without batch norm: init -> "
                    "final and final -> final, and SGD from the exotic inits N(-10, 0.01), "
                    "N(-1, 1) (Im et al. 2016 §4.4, Table 2, Figs. 8, 11)")
-    uses = (*COMMON, "points", "optimizers")
+    Settings = OptimizersSettings
+    reads = ("splits",)
+    needs = Needs(zoo=True, batchnorm_pair=True)
     min_replicates = 2
     ragged = True
 
@@ -104,10 +108,8 @@ class BatchNorm(Analysis):
                     for init in EXOTIC]
         return out
 
-    def count_points(self, budget: Budget, total: int, per_epoch: int) -> int:
-        from experiments.checkpoints import schedule
-
-        curves = len(EXOTIC) * len(schedule(total, per_epoch))
+    def count_points(self, budget: Budget, plan: Plan) -> int:
+        curves = len(EXOTIC) * len(plan.checkpoints)
         return 2 * (len(line_names(list(budget.optimizers))) * budget.points + curves
                     + len(budget.optimizers))
 

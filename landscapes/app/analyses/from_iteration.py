@@ -21,7 +21,7 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses.base import (
-    COMMON,
+    Plan,
     Analysis,
     Context,
     Replicates,
@@ -30,7 +30,7 @@ from landscapes.app.analyses.base import (
     mean_std,
     per_split,
 )
-from landscapes.app.analyses.line import test_split
+from landscapes.app.analyses.line import LineSettings, test_split
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -50,12 +50,17 @@ class FromIteration(Analysis):
     title = "barrier from iteration t → final"
     description = ("iteration t -> solution for Frankle's t in {0, 2^k, 1000k} "
                    "(Frankle 2020 Figs. 2-3)")
-    uses = (*COMMON, "points", "max_starts")
+    Settings = LineSettings
+    reads = ("max_starts",)
+    has_closed_form = True
     ragged = True
     intervals = ("rise", "linear", "bump")
 
     def grid(self, budget: Budget) -> np.ndarray:
         return grids.uniform(budget.points, 0.0, 1.0)
+
+    def count_points(self, budget: Budget, plan: Plan) -> int:
+        return len(plan.starts) * len(self.grid(budget))
 
     def path(self, reps: Replicates, r: int, budget: Budget) -> Path:
         from landscapes import paths

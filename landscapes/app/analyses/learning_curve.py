@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 
 from landscapes.app.analyses.base import (
-    COMMON,
+    Plan,
     Analysis,
     Context,
     Replicates,
@@ -40,8 +40,11 @@ class LearningCurve(Analysis):
     name = "learning_curve"
     title = "loss during training"
     description = "loss at every checkpoint of training (Goodfellow et al. 2015 Fig. 1 right)"
-    uses = COMMON
+    has_closed_form = True
     ragged = True
+
+    def count_points(self, budget: Budget, plan: Plan) -> int:
+        return len(plan.checkpoints)  # one point per saved checkpoint
 
     def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
         from landscapes import paths

@@ -8,13 +8,14 @@ same name, on the same grid.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from landscapes import grids
-from landscapes.app.analyses.base import COMMON, Analysis, Context, Replicates
+from landscapes.app.analyses.base import Analysis, Context, Replicates, at_least, knob
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -22,7 +23,28 @@ if TYPE_CHECKING:  # pragma: no cover
     from landscapes.app.settings import Budget
     from landscapes.paths import Path
 
-__all__ = ["Line", "normalised", "test_split"]
+__all__ = ["Line", "LineSettings", "ZoomSettings", "normalised", "test_split"]
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    """The α resolution of a line over its whole window."""
+
+    points: int = knob(100, "alpha points of every line (init->final, final->final, "
+                            "random->final, from iteration t)", "N")
+
+    def __post_init__(self) -> None:
+        at_least("points", self.points, 3)
+
+
+@dataclass(frozen=True)
+class ZoomSettings:
+    """The α resolution of a zoom window."""
+
+    zoom_points: int = knob(200, "alpha points of each high-resolution zoom window", "N")
+
+    def __post_init__(self) -> None:
+        at_least("zoom_points", self.zoom_points, 3)
 
 
 class Line(Analysis):
@@ -35,7 +57,7 @@ class Line(Analysis):
     window : tuple of float
         The α range evaluated.
     grid_size : str
-        The :class:`~landscapes.app.settings.Budget` field giving its number of points.
+        The field of its ``Settings`` giving its number of points.
     theory : str
         The :mod:`theory.deep_linear` function computing the same line exactly.
     """
@@ -45,11 +67,8 @@ class Line(Analysis):
     window: tuple[float, float] = (0.0, 1.0)
     grid_size: str = "points"
     theory: str = "init_to_final"
-
-    @property
-    def uses(self) -> tuple[str, ...]:  # type: ignore[override]
-        extra = ("random_scale",) if "random" in (self.start, self.end) else ()
-        return (*COMMON, self.grid_size, *extra)
+    Settings = LineSettings
+    has_closed_form = True
 
     def grid(self, budget: Budget) -> np.ndarray:
         """The α values: ``grid_size`` evenly spaced on the window, plus 0 and 1."""

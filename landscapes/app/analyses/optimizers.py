@@ -26,6 +26,7 @@ The cells of a diverged run stay NaN, and every table and figure names it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,8 +34,10 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
+from landscapes.app.analyses.line import LineSettings
 from landscapes.app.analyses.base import (
-    COMMON,
+    Needs,
+    Plan,
     Analysis,
     Context,
     Replicates,
@@ -56,13 +59,24 @@ VARIABLES = ("loss", "error", "disagreement", "divergence")
 INIT = "init"
 
 
+@dataclass(frozen=True)
+class OptimizersSettings(LineSettings, zoo.ZooSettings):
+    """The zoo's optimizers and the α resolution of the lines between them."""
+
+    def __post_init__(self) -> None:
+        LineSettings.__post_init__(self)
+        zoo.ZooSettings.__post_init__(self)
+
+
 class Optimizers(Analysis):
     name = "optimizers"
     title = "optimizer pairs from one init: barrier, distance, disagreement"
     description = ("final -> final between every pair of optimizers trained from one init "
                    "and minibatch order, with functional distance and label disagreement "
                    "(Im et al. 2016 §4.1, Table 1, Figs. 4-5)")
-    uses = (*COMMON, "points", "optimizers")
+    Settings = OptimizersSettings
+    reads = ("splits",)
+    needs = Needs(zoo=True)
 
     def grid(self, budget: Budget) -> np.ndarray:
         return grids.uniform(budget.points, 0.0, 1.0)
@@ -70,7 +84,7 @@ class Optimizers(Analysis):
     def variants(self, config: Any, total: int, budget: Budget) -> list[dict[str, Any]]:
         return [zoo.changes(n) for n in budget.optimizers]
 
-    def count_points(self, budget: Budget, total: int, per_epoch: int) -> int:
+    def count_points(self, budget: Budget, plan: Plan) -> int:
         k = len(budget.optimizers)
         return k * (k - 1) // 2 * budget.points + k
 

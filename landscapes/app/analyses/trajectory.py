@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from landscapes.app.analyses.base import COMMON, Analysis, Context, Replicates, mean_std
+from landscapes.app.analyses.base import Plan, Analysis, Context, Replicates, mean_std
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -30,8 +30,13 @@ class Trajectory(Analysis):
     title = "trajectory vs matched random walk"
     description = ("training path projected on the init -> solution axis vs residual, with "
                    "the matched random walk (Goodfellow et al. App. B, Figs. 11-13)")
-    uses = (*COMMON, "trajectory_points")
+    reads = ("trajectory_points",)
+    has_closed_form = True
+    compared = ("projection", "residual", "norm", "walk_projection", "walk_residual")
     ragged = True
+
+    def count_points(self, budget: Budget, plan: Plan) -> int:
+        return 0  # projections of saved checkpoints: no evaluation of the loss
 
     def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
         from landscapes import trajectory
