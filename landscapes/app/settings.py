@@ -106,19 +106,22 @@ class Shared(Knobs):
         return json.dumps({k: values[k] for k in sorted(names)}, sort_keys=True)
 
 
-def _declared() -> tuple[list[type], list[dataclasses.Field]]:
-    """Every registered analysis' ``Settings``, and their fields, each name once.
+def _declared(analyses: Any = None) -> tuple[list[type], list[dataclasses.Field]]:
+    """The ``Settings`` of ``analyses`` (default: every registered one), and their
+    fields, each name once.
 
     Several analyses may declare one knob (the lines' ``points``): the declarations
     must agree, or the one flag could not serve them all.
     """
     from landscapes.app.analyses import REGISTRY, get_analysis
 
+    if analyses is None:
+        analyses = [get_analysis(name) for name in REGISTRY]
     shared = {f.name for f in fields(Shared)}
     classes: list[type] = []
     own: dict[str, tuple[str, dataclasses.Field]] = {}
-    for name in REGISTRY:
-        settings = get_analysis(name).Settings
+    for analysis in analyses:
+        name, settings = analysis.name, analysis.Settings
         if settings not in classes:
             classes.append(settings)
         for f in fields(settings):
