@@ -2,11 +2,14 @@
 
 A :class:`Budget` holds every knob that decides how much a study computes -- training
 length, evaluation examples, grid sizes, replicates -- and the choices that change its
-numbers (batch-norm policy, precision). Each field carries its help text and whether it
-changes results, so the command-line flags (:func:`add_flags`), ``--help`` and the
-analysis cache key (:meth:`Budget.key`) are all generated from one place and cannot
-drift apart. Settings that only change how fast the same numbers come (threads,
-progress output, the device's index) are :class:`Runtime` fields instead.
+numbers (batch-norm policy, precision). It is composed, not written out: the
+:class:`Shared` knobs (replicates, seed, data, numerics) plus the fields of every
+registered analysis' own ``Settings`` dataclass (:class:`~landscapes.app.analyses.base.
+Analysis`), which also validates them. Each field carries its help text, so the
+command-line flags (:func:`add_flags`), ``--help`` and each analysis' cache key
+(:meth:`Budget.key` of its derived ``uses``) all come from the analyses' declarations
+and cannot drift apart. Settings that only change how fast the same numbers come
+(threads, progress output, the device's index) are :class:`Runtime` fields instead.
 
 Examples
 --------

@@ -6,6 +6,14 @@ replicates, its closed form where theory has one, its summary-table rows and its
 panel. ``compare``, ``reproduce`` and the analysis cache all go through
 :func:`get_analysis`, so a new analysis is one new file plus one line here.
 
+An analysis declares what the rest of the app reads off it, never by its name: its own
+knobs (``Settings``, a frozen dataclass whose fields become ``--flags`` and enter its
+cache key), the shared budget fields it ``reads``, whether it ``has_closed_form`` (the
+agreement test then holds the engine to it), what it ``needs`` trained besides the
+system's runs (:data:`ZOO_ANALYSES` is derived from it), and its points and ``cost``
+per point (:meth:`~landscapes.app.analyses.base.Analysis.count_points`, which the time
+projection sums). Its methods that take the budget see only what it declared.
+
 Examples
 --------
 >>> get_analysis("final_to_final").min_replicates
