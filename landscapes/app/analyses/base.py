@@ -82,10 +82,10 @@ class SettingsView:
     >>> view = SettingsView(SimpleNamespace(points=5, seed=0), ("points",), "demo")
     >>> view.points
     5
-    >>> view.seed
+    >>> view.seed  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    AttributeError: analysis 'demo' read the budget field 'seed' it does not declare; add it to its Settings or its reads (declared: ['points'])
+    AttributeError: analysis 'demo' read the budget field 'seed' it does not declare; ...
     """
 
     __slots__ = ("_budget", "_declared", "_owner")

@@ -29,7 +29,15 @@ import xarray as xr
 
 from landscapes import grids
 from landscapes.app.analyses import zoo
-from landscapes.app.analyses.base import Needs, Plan, knob, Analysis, Context, Replicates, mean_std
+from landscapes.app.analyses.base import (
+    Analysis,
+    Context,
+    Needs,
+    Plan,
+    Replicates,
+    knob,
+    mean_std,
+)
 from landscapes.app.analyses.optimizers import OptimizersSettings, diverged_text
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -32,11 +32,11 @@ import xarray as xr
 from landscapes import grids
 from landscapes.app.analyses import zoo
 from landscapes.app.analyses.base import (
-    Needs,
-    Plan,
     Analysis,
     Context,
     Declined,
+    Needs,
+    Plan,
     Replicates,
     mean_std,
 )

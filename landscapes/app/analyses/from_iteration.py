@@ -21,9 +21,9 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses.base import (
-    Plan,
     Analysis,
     Context,
+    Plan,
     Replicates,
     cells,
     interval_note,

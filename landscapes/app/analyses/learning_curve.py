@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 
 from landscapes.app.analyses.base import (
-    Plan,
     Analysis,
     Context,
+    Plan,
     Replicates,
     cells,
     mean_std,

@@ -36,10 +36,10 @@ from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
 from landscapes.app.analyses.line import LineSettings
 from landscapes.app.analyses.base import (
-    Needs,
-    Plan,
     Analysis,
     Context,
+    Needs,
+    Plan,
     Replicates,
     cells,
     mean_std,

@@ -30,7 +30,16 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
-from landscapes.app.analyses.base import Needs, Plan, at_least, knob, Analysis, Context, Replicates, mean_std
+from landscapes.app.analyses.base import (
+    Analysis,
+    Context,
+    Needs,
+    Plan,
+    Replicates,
+    at_least,
+    knob,
+    mean_std,
+)
 from landscapes.app.analyses.basin import training_loss
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -32,7 +32,7 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
-from landscapes.app.analyses.base import Needs, Plan, Analysis, Context, Replicates, mean_std
+from landscapes.app.analyses.base import Analysis, Context, Needs, Plan, Replicates, mean_std
 from landscapes.app.analyses.basin import training_loss
 from landscapes.app.analyses.line import LineSettings
 from landscapes.app.analyses.optimizers import VARIABLES

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from landscapes.app.analyses.base import Plan, Analysis, Context, Replicates, mean_std
+from landscapes.app.analyses.base import Analysis, Context, Plan, Replicates, mean_std
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes

@@ -15,7 +15,6 @@ from landscapes.app.analyses.base import (
     COMMON,
     Analysis,
     Plan,
-    SettingsView,
     at_least,
     knob,
 )
