@@ -125,3 +125,11 @@ def test_a_shared_knob_cannot_be_declared_as_an_analysis_own():
 
     with pytest.raises(TypeError, match="shared budget field"):
         _declared([_Seedy()])
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_the_declarations_match_what_the_analysis_does(name):
+    analysis, cls = get_analysis(name), type(get_analysis(name))
+    assert (cls.closed_form is not Analysis.closed_form) == analysis.has_closed_form
+    assert (cls.variants is not Analysis.variants) == analysis.needs.variants
+    assert analysis.compared and analysis.cost > 0
