@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 
 if TYPE_CHECKING:  # pragma: no cover
-    from landscapes.app.settings import Runtime
+    from landscapes.app.runtime import Runtime
     from landscapes.paths import Path
 
 __all__ = ["InProcess", "Distributed", "executor_for", "for_each", "evaluate_on", "Evaluation",

@@ -14,7 +14,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from landscapes.app.analyses import get_analysis
+from landscapes.app.analyses import Analysis, get_analysis
+from landscapes.app.analyses.base import Plan
 from landscapes.app.settings import Budget, Runtime
 from landscapes.app.systems import (
     NetworkSystem,
@@ -112,23 +113,15 @@ def _examples(system: NetworkSystem, budget: Budget, runtime: Runtime) -> int:
     return total
 
 
-def _points(analysis: Any, budget: Budget, total: int, per_epoch: int) -> int:
-    """Points of one replicate's path (checkpoint schedules estimated from the length)."""
+def _points(analysis: Analysis, budget: Budget, total: int, per_epoch: int) -> float:
+    """Cost of one replicate's path in points, as the analysis declares it: its count
+    (checkpoint schedules estimated from the length) times its cost per point."""
     from experiments.checkpoints import schedule
 
     saved = schedule(total, per_epoch)
-    if hasattr(analysis, "count_points"):  # the zoo's analyses know their own
-        return analysis.count_points(budget, total, per_epoch)
-    if analysis.name == "trajectory":
-        return 0
-    if analysis.name == "learning_curve":
-        return len(saved)
-    if analysis.name == "from_iteration":
-        starts = log_spaced(frankle_iterations(saved, total), budget.max_starts)
-        return len(starts) * len(analysis.grid(budget))
-    if hasattr(analysis, "grid"):
-        return len(analysis.grid(budget))
-    return budget.points
+    plan = Plan(total=total, per_epoch=per_epoch, checkpoints=tuple(saved),
+                starts=tuple(log_spaced(frankle_iterations(saved, total), budget.max_starts)))
+    return analysis.count_points(budget, plan) * analysis.cost
 
 
 def _calibrate(system: NetworkSystem, budget: Budget, runtime: Runtime) -> tuple[float, float, int]:

@@ -2,11 +2,14 @@
 
 A :class:`Budget` holds every knob that decides how much a study computes -- training
 length, evaluation examples, grid sizes, replicates -- and the choices that change its
-numbers (batch-norm policy, precision). Each field carries its help text and whether it
-changes results, so the command-line flags (:func:`add_flags`), ``--help`` and the
-analysis cache key (:meth:`Budget.key`) are all generated from one place and cannot
-drift apart. Settings that only change how fast the same numbers come (threads,
-progress output, the device's index) are :class:`Runtime` fields instead.
+numbers (batch-norm policy, precision). It is composed, not written out: the
+:class:`Shared` knobs (replicates, seed, data, numerics) plus the fields of every
+registered analysis' own ``Settings`` dataclass (:class:`~landscapes.app.analyses.base.
+Analysis`), which also validates them. Each field carries its help text, so the
+command-line flags (:func:`add_flags`), ``--help`` and each analysis' cache key
+(:meth:`Budget.key` of its derived ``uses``) all come from the analyses' declarations
+and cannot drift apart. Settings that only change how fast the same numbers come
+(threads, progress output, the device's index) are :class:`Runtime` fields instead.
 
 Examples
 --------
@@ -24,15 +27,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from landscapes import flags
-from landscapes.app.analyses.zoo import SWITCHES, ZOO, check_optimizers, check_switches
+from landscapes.app.analyses.base import Knobs
+from landscapes.app.runtime import Runtime
 from landscapes.names import unknown_name
 
-__all__ = ["Budget", "Runtime", "BN_MODES", "PRECISIONS", "add_flags", "budget_from_args"]
+__all__ = ["Budget", "Shared", "Runtime", "BN_MODES", "PRECISIONS", "add_flags", "budget_from_args"]
 
 #: Batch-norm policies of :func:`landscapes.evaluate`.
 BN_MODES = ("interpolate", "recompute")
@@ -45,11 +48,13 @@ def _knob(default: Any, help: str, metavar: str | None = None) -> Any:
 
 
 @dataclass(frozen=True)
-class Budget:
-    """How much a study computes, and every choice that changes its numbers.
+class Shared(Knobs):
+    """The knobs every analysis may share: how many replicates, which data, which numerics.
 
-    ``None`` in an optional field means "the natural full amount": every example of a
-    split, every start iteration, each experiment's own training length.
+    An analysis' own knobs are declared by the analysis (its ``Settings``); :class:`Budget`
+    is this plus all of them. ``None`` in an optional field means "the natural full
+    amount": every example of a split, every start iteration, each experiment's own
+    training length.
     """
 
     replicates: int = _knob(3, "replicates per system: independently trained networks, or "
@@ -63,25 +68,11 @@ class Budget:
                                              "examples only (default: all)", "N")
     splits: tuple[str, ...] = _knob(("train", "test"), "comma-separated splits to evaluate",
                                     "LIST")
-    points: int = _knob(100, "alpha points of every line (init->final, final->final, "
-                             "random->final, from iteration t)", "N")
-    zoom_points: int = _knob(200, "alpha points of each high-resolution zoom window", "N")
     max_starts: int | None = _knob(None, "at most this many start iterations t, "
                                          "log-spaced (default: every checkpoint of Frankle's "
                                          "schedule)", "N")
     trajectory_points: int = _knob(0, "extra evenly spaced checkpoints for the trajectory, "
                                       "besides Frankle's log-spaced ones", "N")
-    surface_points: int = _knob(21, "points per side of every 2-D slice (bilinear and "
-                                    "barycentric surfaces, Im et al. 2016 App. A.1)", "N")
-    optimizers: tuple[str, ...] = _knob(ZOO, "comma-separated optimizers of the zoo, trained "
-                                             "from one init and one minibatch order (Im et "
-                                             "al. 2016 §4.1)", "LIST")
-    switches: tuple[str, ...] = _knob(SWITCHES, "comma-separated optimizer switches "
-                                                "first>second, each after 1/4, 1/2 and 3/4 of training "
-                                                "(Im et al. 2016 §4.3)", "LIST")
-    basin_threshold: float = _knob(0.5, "rise of the training loss above the solution's that "
-                                        "ends its basin along the ray to the init (Im et al. "
-                                        "2016 Fig. 6)", "L")
     random_scale: float = _knob(5.0, "norm of the random start of random->final, in units of "
                                      "the solution's norm (layer by layer)", "S")
     bn: str = _knob("interpolate", "batch-norm statistics along a path: 'interpolate' them "
@@ -95,6 +86,8 @@ class Budget:
     def __post_init__(self) -> None:
         _coerce(self)
         _validate(self)
+        for settings in _SETTINGS:  # each analysis validates its own knobs
+            settings(**{f.name: getattr(self, f.name) for f in fields(settings)})
 
     def replace(self, **changes: Any) -> Budget:
         """A copy with some fields changed (validated)."""
@@ -117,31 +110,58 @@ class Budget:
         return json.dumps({k: values[k] for k in sorted(names)}, sort_keys=True)
 
 
-@dataclass(frozen=True)
-class Runtime:
-    """Where and how a study runs: choices that change no result beyond rounding.
+def _declared(analyses: Any = None) -> tuple[list[type], list[dataclasses.Field]]:
+    """The ``Settings`` of ``analyses`` (default: every registered one), and their
+    fields, each name once.
 
-    The device type and the CPU thread count do change floating-point rounding (MKL and
-    oneDNN split their sums by thread; see :func:`landscapes.devices.resolve_threads`),
-    so network systems add both to their cache keys; the folders and the progress
-    output change nothing.
+    Several analyses may declare one knob (the lines' ``points``): the declarations
+    must agree, or the one flag could not serve them all.
     """
+    from landscapes.app.analyses import REGISTRY, get_analysis
 
-    device: str = "cpu"
-    data_dir: str | os.PathLike | None = None
-    runs_dir: str | os.PathLike | None = None
-    progress: bool | None = None
-    threads: int | None = None
-    #: Where the work runs (:mod:`landscapes.app.executor`): set by a :class:`Study`
-    #: given a Dask client; ``None`` runs everything in this process.
-    executor: Any = field(default=None, compare=False, repr=False)
+    if analyses is None:
+        analyses = [get_analysis(name) for name in REGISTRY]
+    shared = {f.name for f in fields(Shared)}
+    classes: list[type] = []
+    own: dict[str, tuple[str, dataclasses.Field]] = {}
+    for analysis in analyses:
+        name, settings = analysis.name, analysis.Settings
+        if settings not in classes:
+            classes.append(settings)
+        for f in fields(settings):
+            if f.name in shared:
+                raise TypeError(f"analysis {name!r} declares {f.name!r}, a shared budget "
+                                f"field: list it in its reads instead")
+            seen = own.setdefault(f.name, (name, f))
+            if (seen[1].type, seen[1].default, dict(seen[1].metadata)) != (
+                    f.type, f.default, dict(f.metadata)):
+                raise TypeError(f"analyses {seen[0]!r} and {name!r} declare {f.name!r} "
+                                f"differently")
+    return classes, [f for _, f in own.values()]
+
+
+_SETTINGS, _OWN = _declared()
+
+#: How much a study computes, and every choice that changes its numbers: the
+#: :class:`Shared` knobs and every registered analysis' own (its ``Settings``).
+Budget = dataclasses.make_dataclass(
+    "Budget",
+    [(f.name, f.type, field(default=f.default, metadata=f.metadata)) for f in _OWN],
+    bases=(Shared,), frozen=True,
+    namespace={"__doc__": """How much a study computes, and every choice that changes its numbers.
+
+    The :class:`Shared` knobs, then each registered analysis' own knobs (the fields of
+    its ``Settings``, in registry order). ``None`` in an optional field means "the
+    natural full amount".
+    """})
+Budget.__module__ = __name__  # pickled by name: Dask ships budgets to its workers
 
 
 def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _coerce(budget: Budget) -> None:
+def _coerce(budget: Shared) -> None:
     # 40 and 40.0 must be one budget, and a CLI string must not slip through.
     for f in fields(budget):
         value = getattr(budget, f.name)
@@ -166,13 +186,10 @@ def _coerce(budget: Budget) -> None:
         object.__setattr__(budget, f.name, value)
 
 
-def _validate(b: Budget) -> None:
-    positive = {"replicates": b.replicates, "points": b.points, "zoom_points": b.zoom_points,
-                "surface_points": b.surface_points}
-    for name, value in positive.items():
-        if value < (3 if "points" in name else 1):
-            least = 3 if "points" in name else 1
-            raise ValueError(f"{name} must be at least {least}, got {value!r}")
+def _validate(b: Shared) -> None:
+    # The shared knobs; each analysis' Settings validates its own.
+    if b.replicates < 1:
+        raise ValueError(f"replicates must be at least 1, got {b.replicates!r}")
     for name in ("eval_examples", "max_starts", "train_examples"):
         value = getattr(b, name)
         if value is not None and value < 1:
@@ -183,10 +200,6 @@ def _validate(b: Budget) -> None:
     if b.seed < 0 or b.trajectory_points < 0:
         raise ValueError(f"seed and trajectory_points must be >= 0, got {b.seed!r} and "
                          f"{b.trajectory_points!r}")
-    if not b.basin_threshold > 0:
-        raise ValueError(f"basin_threshold must be positive, got {b.basin_threshold!r}")
-    check_optimizers(b.optimizers)
-    check_switches(b.switches)
     if not b.random_scale > 0:
         raise ValueError(f"random_scale must be positive, got {b.random_scale!r}")
     if not b.splits:

@@ -6,6 +6,14 @@ replicates, its closed form where theory has one, its summary-table rows and its
 panel. ``compare``, ``reproduce`` and the analysis cache all go through
 :func:`get_analysis`, so a new analysis is one new file plus one line here.
 
+An analysis declares what the rest of the app reads off it, never by its name: its own
+knobs (``Settings``, a frozen dataclass whose fields become ``--flags`` and enter its
+cache key), the shared budget fields it ``reads``, whether it ``has_closed_form`` (the
+agreement test then holds the engine to it), what it ``needs`` trained besides the
+system's runs (:data:`ZOO_ANALYSES` is derived from it), and its points and ``cost``
+per point (:meth:`~landscapes.app.analyses.base.Analysis.count_points`, which the time
+projection sums). Its methods that take the budget see only what it declared.
+
 Examples
 --------
 >>> get_analysis("final_to_final").min_replicates
@@ -43,12 +51,6 @@ REGISTRY: dict[str, str] = {
     "batchnorm": "batchnorm",
 }
 
-#: Analyses that train runs besides a system's own (:meth:`Analysis.variants`): the optimizer
-#: zoo of Im et al. (2016), its switches and batch-norm twins -- tens of runs per system.
-ZOO_ANALYSES: tuple[str, ...] = ("optimizers", "basin", "surfaces", "switching", "batchnorm")
-#: The analyses of the compare command by default, in order: every registered one that
-#: reads only the system's own runs.
-ANALYSES: tuple[str, ...] = tuple(name for name in REGISTRY if name not in ZOO_ANALYSES)
 #: Modules of this folder that hold shared machinery rather than an analysis.
 SHARED: tuple[str, ...] = ("base", "line", "zoo")
 
@@ -59,6 +61,16 @@ def get_analysis(name: str) -> Analysis:
         raise unknown_name("analysis", name, REGISTRY)
     module = importlib.import_module(f"landscapes.app.analyses.{REGISTRY[name]}")
     return module.ANALYSIS
+
+
+#: Analyses that train runs besides a system's own (each declares it: its ``needs``): the
+#: optimizer zoo of Im et al. (2016), its switches and batch-norm twins -- tens of runs
+#: per system.
+ZOO_ANALYSES: tuple[str, ...] = tuple(name for name in REGISTRY
+                                      if get_analysis(name).needs.variants)
+#: The analyses of the compare command by default, in order: every registered one that
+#: reads only the system's own runs.
+ANALYSES: tuple[str, ...] = tuple(name for name in REGISTRY if name not in ZOO_ANALYSES)
 
 
 def describe_analyses() -> list[tuple[str, str]]:

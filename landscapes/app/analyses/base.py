@@ -11,9 +11,10 @@ raises :class:`Declined` and the table shows "n/a".
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import xarray as xr
@@ -23,14 +24,154 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
     from landscapes.anchors import Anchor
-    from landscapes.app.settings import Budget
     from landscapes.paths import Path
 
-__all__ = ["Analysis", "Declined", "Replicates", "Context", "mean_std", "share", "per_split",
+__all__ = ["Analysis", "Declined", "Replicates", "Context", "Needs", "Plan", "NoSettings",
+           "Knobs", "SettingsView", "knob", "at_least", "mean_std", "share", "per_split",
            "cells", "COMMON"]
 
 #: Budget fields every analysis depends on.
 COMMON = ("replicates", "seed")
+
+
+# ------------------------------------------------------------------------- declarations
+
+
+def knob(default: Any, help: str, metavar: str | None = None) -> Any:
+    """A settings field with its ``--help`` text and metavar (the CLI flag is derived).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass, fields
+    >>> @dataclass(frozen=True)
+    ... class S:
+    ...     points: int = knob(100, "alpha points of the line", "N")
+    >>> fields(S)[0].metadata["help"]
+    'alpha points of the line'
+    """
+    return field(default=default, metadata={"help": help, "metavar": metavar})
+
+
+def at_least(name: str, value: int, least: int) -> None:
+    """Raise one clear line unless ``value >= least``."""
+    if value < least:
+        raise ValueError(f"{name} must be at least {least}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """The settings of an analysis that has none of its own."""
+
+
+class Knobs:
+    """Marks a :class:`~landscapes.app.settings.Budget`: what an analysis' methods see
+    through a :class:`SettingsView` (a marker here, so this module imports no settings)."""
+
+
+class SettingsView:
+    """A budget as one analysis may read it: the fields it declared, and nothing else.
+
+    Reading an undeclared field raises, so a knob missing from an analysis'
+    ``Settings`` or ``reads`` fails its tests instead of leaving a stale cache (the
+    cache key is derived from the same declaration, :attr:`Analysis.uses`).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> view = SettingsView(SimpleNamespace(points=5, seed=0), ("points",), "demo")
+    >>> view.points
+    5
+    >>> view.seed  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    AttributeError: analysis 'demo' read the budget field 'seed' it does not declare; ...
+    """
+
+    __slots__ = ("_budget", "_declared", "_owner")
+
+    def __init__(self, budget: Any, declared: tuple[str, ...], owner: str) -> None:
+        object.__setattr__(self, "_budget", budget)
+        object.__setattr__(self, "_declared", frozenset(declared))
+        object.__setattr__(self, "_owner", owner)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # pickle and copy probe dunders before the slots are set
+            raise AttributeError(name)
+        if name not in self._declared:
+            raise AttributeError(
+                f"analysis {self._owner!r} read the budget field {name!r} it does not "
+                f"declare; add it to its Settings or its reads (declared: "
+                f"{sorted(self._declared)})")
+        return getattr(self._budget, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a budget is frozen")
+
+    def __getstate__(self) -> tuple[Any, frozenset[str], str]:
+        return self._budget, self._declared, self._owner
+
+    def __setstate__(self, state: tuple[Any, frozenset[str], str]) -> None:
+        for name, value in zip(self.__slots__, state):
+            object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"SettingsView({self._owner!r}, {sorted(self._declared)})"
+
+
+@dataclass(frozen=True)
+class Needs:
+    """Runs an analysis trains besides a system's own (:meth:`Analysis.variants`).
+
+    Attributes
+    ----------
+    zoo : bool
+        The optimizer zoo of Im et al. (2016) from one init, or its switches.
+    batchnorm_pair : bool
+        One conv family with and without batch norm.
+    """
+
+    zoo: bool = False
+    batchnorm_pair: bool = False
+
+    @property
+    def variants(self) -> bool:
+        """Whether it trains anything besides the system's own runs."""
+        return self.zoo or self.batchnorm_pair
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one replicate's training looks like, as :meth:`Analysis.count_points` prices it.
+
+    Attributes
+    ----------
+    total, per_epoch : int
+        Training iterations, and iterations per epoch.
+    checkpoints : tuple of int
+        Iterations whose weights are saved.
+    starts : tuple of int
+        Start iterations t the budget's ``max_starts`` picks (Frankle 2020 §4).
+    """
+
+    total: int
+    per_epoch: int
+    checkpoints: tuple[int, ...] = ()
+    starts: tuple[int, ...] = ()
+
+
+#: Methods of an analysis that receive the budget: they see a :class:`SettingsView`.
+READERS = ("path", "measure", "closed_form", "variants", "count_points", "grid")
+
+
+def _viewing(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Analysis, *args: Any, **kwargs: Any) -> Any:
+        args = tuple(self.view(a) if isinstance(a, Knobs) else a for a in args)
+        kwargs = {k: self.view(v) if isinstance(v, Knobs) else v for k, v in kwargs.items()}
+        return method(self, *args, **kwargs)
+
+    wrapper.__viewing__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 class Declined(Exception):
@@ -96,9 +237,26 @@ class Analysis:
     ----------
     name, title, description : str
         Registry key, figure title, and the one line ``--list`` shows.
+    Settings : type
+        A frozen dataclass of its own knobs (each field's ``metadata["help"]`` is its
+        ``--help``; :func:`knob`); :class:`~landscapes.app.settings.Budget` gains its
+        fields, so the CLI flags come from here. Fields of one name that several
+        analyses declare (``points``) must agree.
+    reads : tuple of str
+        Shared budget fields it reads besides ``replicates`` and ``seed``.
     uses : tuple of str
-        :class:`~landscapes.app.settings.Budget` fields its results depend on (besides
-        the system's own); they, and only they, enter its cache key.
+        Derived: ``replicates``, ``seed``, :attr:`reads` and the fields of
+        :attr:`Settings` -- they, and only they, enter its cache key, and its methods
+        that take the budget can read only them (:class:`SettingsView`).
+    has_closed_form : bool
+        Whether a closed-form system computes it exactly (:meth:`closed_form`); the
+        agreement test compares every such analysis with the engine.
+    compared : tuple of str
+        Variables the closed form and the engine must agree on.
+    needs : Needs
+        Runs it trains besides the system's own (the zoo, a batch-norm pair).
+    cost : float
+        Forward passes over the examples per point (time projection).
     min_replicates : int
         Replicates it needs (final→final pairs two).
     ragged : bool
@@ -109,7 +267,12 @@ class Analysis:
     name: str = ""
     title: str = ""
     description: str = ""
-    uses: tuple[str, ...] = ()
+    Settings: ClassVar[type] = NoSettings
+    reads: tuple[str, ...] = ()
+    has_closed_form: bool = False
+    compared: tuple[str, ...] = ("loss",)
+    needs: Needs = Needs()
+    cost: float = 1.0
     min_replicates: int = 1
     ragged: bool = False
     #: Barrier measures (``"rise"``, ``"linear"``, ``"bump"``) whose bootstrap interval
@@ -118,12 +281,47 @@ class Analysis:
     #: (:func:`with_intervals`). Empty: none.
     intervals: tuple[str, ...] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in READERS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__viewing__", False):
+                setattr(cls, name, _viewing(method))
+
+    # ------------------------------------------------------------------ declarations
+    @property
+    def uses(self) -> tuple[str, ...]:
+        """Budget fields its results depend on: derived from :attr:`Settings` and
+        :attr:`reads`, never listed by hand."""
+        own = tuple(f.name for f in fields(self.Settings))
+        return tuple(dict.fromkeys((*COMMON, *self.reads, *own)))
+
+    def view(self, budget: Any) -> SettingsView:
+        """``budget`` as this analysis may read it (:class:`SettingsView`)."""
+        if isinstance(budget, SettingsView):
+            return budget
+        return SettingsView(budget, self.uses, self.name)
+
+    def settings(self, budget: Any) -> Any:
+        """This analysis' own knobs of ``budget``, as its :attr:`Settings` (validated)."""
+        return self.Settings(**{f.name: getattr(budget, f.name)
+                                for f in fields(self.Settings)})
+
+    def count_points(self, budget: SettingsView, plan: Plan) -> int:
+        """Points one replicate evaluates (the time projection's unit); default: the
+        grid's. An analysis that reads saved checkpoints counts them from ``plan``."""
+        return len(self.grid(budget))
+
     # ------------------------------------------------------------------ computing
-    def path(self, reps: Replicates, r: int, budget: Budget) -> Path:
+    def grid(self, budget: SettingsView) -> np.ndarray:
+        """The coordinates of its path (α, or a surface's side)."""
+        raise NotImplementedError(f"{self.name} has no grid")
+
+    def path(self, reps: Replicates, r: int, budget: SettingsView) -> Path:
         """The points of replicate ``r``; path analyses override this."""
         raise NotImplementedError(f"{self.name} has no path")
 
-    def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
+    def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         """Evaluate :meth:`path` for every replicate and stack them along ``replicate``.
 
         On a cluster the replicates are evaluated side by side
@@ -132,9 +330,10 @@ class Analysis:
         from landscapes.app.executor import for_each
 
         # A subset of the data is a sample: its barriers get an interval (networks only;
-        # a closed form's objective is exact).
-        subset = (bool(self.intervals) and budget.eval_examples is not None
-                  and getattr(reps, "dataset", None) is not None)
+        # a closed form's objective is exact). The subset is the system's choice (its
+        # ``uses`` carry eval_examples), so it is read from the replicates' own budget.
+        subset = (bool(self.intervals) and getattr(reps, "dataset", None) is not None
+                  and reps.budget.eval_examples is not None)  # type: ignore[attr-defined]
 
         def one(r: int) -> xr.Dataset:
             path = self.path(reps, r, budget)
@@ -145,11 +344,11 @@ class Analysis:
 
         return reps.label(for_each(reps, one, range(reps.count)))
 
-    def closed_form(self, system: Any, budget: Budget) -> xr.Dataset:
+    def closed_form(self, system: Any, budget: SettingsView) -> xr.Dataset:
         """The exact counterpart for a closed-form ``system``; default: none."""
         raise Declined(f"no closed form of {self.name}")
 
-    def variants(self, config: Any, total: int, budget: Budget) -> list[dict[str, Any]]:
+    def variants(self, config: Any, total: int, budget: SettingsView) -> list[dict[str, Any]]:
         """Config changes of the runs this analysis trains besides the system's own.
 
         The optimizer zoo, switched runs, a twin without batch norm: each entry is
@@ -167,6 +366,10 @@ class Analysis:
     def panel(self, ax: Axes, ds: xr.Dataset, context: Context) -> None:
         """Draw this analysis of every system in ``ds`` (a ``system`` dimension)."""
         raise NotImplementedError(f"{self.name} has no panel")
+
+
+for _name in READERS:  # the base's own defaults see the view too
+    setattr(Analysis, _name, _viewing(getattr(Analysis, _name)))
 
 
 # --------------------------------------------------------------------------- intervals

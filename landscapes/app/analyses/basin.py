@@ -21,6 +21,7 @@ short run) is not charged for the height of its floor. Replicates are the paper'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,13 +29,35 @@ import xarray as xr
 
 from landscapes import grids
 from landscapes.app.analyses import zoo
-from landscapes.app.analyses.base import COMMON, Analysis, Context, Replicates, mean_std
-from landscapes.app.analyses.optimizers import diverged_text
+from landscapes.app.analyses.base import (
+    Analysis,
+    Context,
+    Needs,
+    Plan,
+    Replicates,
+    knob,
+    mean_std,
+)
+from landscapes.app.analyses.optimizers import OptimizersSettings, diverged_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from landscapes.app.settings import Budget
+    from landscapes.app.analyses.base import SettingsView
+
+
+@dataclass(frozen=True)
+class BasinSettings(OptimizersSettings):
+    """The zoo's rays and where a basin ends along them."""
+
+    basin_threshold: float = knob(0.5, "rise of the training loss above the solution's that "
+                                       "ends its basin along the ray to the init (Im et al. "
+                                       "2016 Fig. 6)", "L")
+
+    def __post_init__(self) -> None:
+        OptimizersSettings.__post_init__(self)
+        if not self.basin_threshold > 0:
+            raise ValueError(f"basin_threshold must be positive, got {self.basin_threshold!r}")
 
 
 class Basin(Analysis):
@@ -43,20 +66,22 @@ class Basin(Analysis):
     description = ("loss along theta_1 + lambda (theta_0 - theta_1)/|theta_0 - theta_1| past "
                    "the init, per optimizer, and the basin width (Im et al. 2016 Figs. 5, 6, "
                    "10)")
-    uses = (*COMMON, "points", "optimizers", "basin_threshold")
+    Settings = BasinSettings
+    reads = ("splits",)
+    needs = Needs(zoo=True)
     #: α window: α = 0 the solution, α = 1 the init (λ = α·‖θ₀ − θ₁‖).
     window = (-1.0, 2.0)
 
-    def grid(self, budget: Budget) -> np.ndarray:
+    def grid(self, budget: SettingsView) -> np.ndarray:
         return grids.line(budget.points, *self.window)
 
-    def variants(self, config: Any, total: int, budget: Budget) -> list[dict[str, Any]]:
+    def variants(self, config: Any, total: int, budget: SettingsView) -> list[dict[str, Any]]:
         return [zoo.changes(n) for n in budget.optimizers]
 
-    def count_points(self, budget: Budget, total: int, per_epoch: int) -> int:
+    def count_points(self, budget: SettingsView, plan: Plan) -> int:
         return len(budget.optimizers) * len(self.grid(budget))
 
-    def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
+    def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         from landscapes import paths
 
         names = list(budget.optimizers)

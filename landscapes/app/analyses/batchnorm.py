@@ -32,19 +32,21 @@ import xarray as xr
 from landscapes import grids
 from landscapes.app.analyses import zoo
 from landscapes.app.analyses.base import (
-    COMMON,
     Analysis,
     Context,
     Declined,
+    Needs,
+    Plan,
     Replicates,
     mean_std,
 )
 from landscapes.app.analyses.basin import training_loss
+from landscapes.app.analyses.optimizers import OptimizersSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from landscapes.app.settings import Budget
+    from landscapes.app.analyses.base import SettingsView
 
 #: The exotic initialisations of App. A.5, as :class:`experiments.config.TrainConfig` reads them.
 EXOTIC = ("normal(-10,0.01)", "normal(-1,1)")
@@ -85,14 +87,16 @@ class BatchNorm(Analysis):
     description = ("the optimizers on one conv family with and without batch norm: init -> "
                    "final and final -> final, and SGD from the exotic inits N(-10, 0.01), "
                    "N(-1, 1) (Im et al. 2016 §4.4, Table 2, Figs. 8, 11)")
-    uses = (*COMMON, "points", "optimizers")
+    Settings = OptimizersSettings
+    reads = ("splits",)
+    needs = Needs(zoo=True, batchnorm_pair=True)
     min_replicates = 2
     ragged = True
 
-    def grid(self, budget: Budget) -> np.ndarray:
+    def grid(self, budget: SettingsView) -> np.ndarray:
         return grids.uniform(budget.points, 0.0, 1.0)
 
-    def variants(self, config: Any, total: int, budget: Budget) -> list[dict[str, Any]]:
+    def variants(self, config: Any, total: int, budget: SettingsView) -> list[dict[str, Any]]:
         models = twin(config.model)
         if models is None:
             return []
@@ -104,14 +108,12 @@ class BatchNorm(Analysis):
                     for init in EXOTIC]
         return out
 
-    def count_points(self, budget: Budget, total: int, per_epoch: int) -> int:
-        from experiments.checkpoints import schedule
-
-        curves = len(EXOTIC) * len(schedule(total, per_epoch))
+    def count_points(self, budget: SettingsView, plan: Plan) -> int:
+        curves = len(EXOTIC) * len(plan.checkpoints)
         return 2 * (len(line_names(list(budget.optimizers))) * budget.points + curves
                     + len(budget.optimizers))
 
-    def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
+    def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         models = twin(reps.config.model)  # type: ignore[attr-defined]
         if models is None:
             raise Declined(f"{reps.system} has no twin without batch norm; run it on a conv "

@@ -21,21 +21,21 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses.base import (
-    COMMON,
     Analysis,
     Context,
+    Plan,
     Replicates,
     cells,
     interval_note,
     mean_std,
     per_split,
 )
-from landscapes.app.analyses.line import test_split
+from landscapes.app.analyses.line import LineSettings, test_split
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from landscapes.app.settings import Budget
+    from landscapes.app.analyses.base import SettingsView
     from landscapes.paths import Path
 
 #: A barrier counts as gone below this share of J_init − J_final.
@@ -50,19 +50,24 @@ class FromIteration(Analysis):
     title = "barrier from iteration t → final"
     description = ("iteration t -> solution for Frankle's t in {0, 2^k, 1000k} "
                    "(Frankle 2020 Figs. 2-3)")
-    uses = (*COMMON, "points", "max_starts")
+    Settings = LineSettings
+    reads = ("max_starts",)
+    has_closed_form = True
     ragged = True
     intervals = ("rise", "linear", "bump")
 
-    def grid(self, budget: Budget) -> np.ndarray:
+    def grid(self, budget: SettingsView) -> np.ndarray:
         return grids.uniform(budget.points, 0.0, 1.0)
 
-    def path(self, reps: Replicates, r: int, budget: Budget) -> Path:
+    def count_points(self, budget: SettingsView, plan: Plan) -> int:
+        return len(plan.starts) * len(self.grid(budget))
+
+    def path(self, reps: Replicates, r: int, budget: SettingsView) -> Path:
         from landscapes import paths
 
         return paths.from_iterations(reps.starts(r), reps.final(r), self.grid(budget))
 
-    def closed_form(self, system: Any, budget: Budget) -> xr.Dataset:
+    def closed_form(self, system: Any, budget: SettingsView) -> xr.Dataset:
         from theory import deep_linear
 
         return deep_linear.from_time_to_final(

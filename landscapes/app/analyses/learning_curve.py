@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 
 from landscapes.app.analyses.base import (
-    COMMON,
     Analysis,
     Context,
+    Plan,
     Replicates,
     cells,
     mean_std,
@@ -28,7 +28,7 @@ from landscapes.app.analyses.line import test_split
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from landscapes.app.settings import Budget
+    from landscapes.app.analyses.base import SettingsView
 
 #: Checkpoints held in memory at once.
 GROUP = 16
@@ -40,10 +40,13 @@ class LearningCurve(Analysis):
     name = "learning_curve"
     title = "loss during training"
     description = "loss at every checkpoint of training (Goodfellow et al. 2015 Fig. 1 right)"
-    uses = COMMON
+    has_closed_form = True
     ragged = True
 
-    def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
+    def count_points(self, budget: SettingsView, plan: Plan) -> int:
+        return len(plan.checkpoints)  # one point per saved checkpoint
+
+    def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         from landscapes import paths
         from landscapes.app.executor import for_each
 
@@ -59,7 +62,7 @@ class LearningCurve(Analysis):
 
         return reps.label(for_each(reps, one, range(reps.count)))
 
-    def closed_form(self, system: Any, budget: Budget) -> xr.Dataset:
+    def closed_form(self, system: Any, budget: SettingsView) -> xr.Dataset:
         from theory import deep_linear
 
         return deep_linear.from_time_to_final(

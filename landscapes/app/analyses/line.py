@@ -8,21 +8,43 @@ same name, on the same grid.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from landscapes import grids
-from landscapes.app.analyses.base import COMMON, Analysis, Context, Replicates
+from landscapes.app.analyses.base import Analysis, Context, Replicates, at_least, knob
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from landscapes.app.settings import Budget
+    from landscapes.app.analyses.base import SettingsView
     from landscapes.paths import Path
 
-__all__ = ["Line", "normalised", "test_split"]
+__all__ = ["Line", "LineSettings", "ZoomSettings", "normalised", "test_split"]
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    """The α resolution of a line over its whole window."""
+
+    points: int = knob(100, "alpha points of every line (init->final, final->final, "
+                            "random->final, from iteration t)", "N")
+
+    def __post_init__(self) -> None:
+        at_least("points", self.points, 3)
+
+
+@dataclass(frozen=True)
+class ZoomSettings:
+    """The α resolution of a zoom window."""
+
+    zoom_points: int = knob(200, "alpha points of each high-resolution zoom window", "N")
+
+    def __post_init__(self) -> None:
+        at_least("zoom_points", self.zoom_points, 3)
 
 
 class Line(Analysis):
@@ -35,7 +57,7 @@ class Line(Analysis):
     window : tuple of float
         The α range evaluated.
     grid_size : str
-        The :class:`~landscapes.app.settings.Budget` field giving its number of points.
+        The field of its ``Settings`` giving its number of points.
     theory : str
         The :mod:`theory.deep_linear` function computing the same line exactly.
     """
@@ -45,23 +67,20 @@ class Line(Analysis):
     window: tuple[float, float] = (0.0, 1.0)
     grid_size: str = "points"
     theory: str = "init_to_final"
+    Settings = LineSettings
+    has_closed_form = True
 
-    @property
-    def uses(self) -> tuple[str, ...]:  # type: ignore[override]
-        extra = ("random_scale",) if "random" in (self.start, self.end) else ()
-        return (*COMMON, self.grid_size, *extra)
-
-    def grid(self, budget: Budget) -> np.ndarray:
+    def grid(self, budget: SettingsView) -> np.ndarray:
         """The α values: ``grid_size`` evenly spaced on the window, plus 0 and 1."""
         return grids.line(getattr(budget, self.grid_size), *self.window)
 
-    def path(self, reps: Replicates, r: int, budget: Budget) -> Path:
+    def path(self, reps: Replicates, r: int, budget: SettingsView) -> Path:
         from landscapes import paths
 
         a, b = getattr(reps, self.start)(r), getattr(reps, self.end)(r)
         return paths.linear(a, b, self.grid(budget), names=(self.start, self.end))
 
-    def closed_form(self, system: Any, budget: Budget) -> xr.Dataset:
+    def closed_form(self, system: Any, budget: SettingsView) -> xr.Dataset:
         from theory import deep_linear
 
         kwargs: dict[str, Any] = dict(system=system.name, n_replicates=budget.replicates,

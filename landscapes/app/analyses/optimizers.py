@@ -26,6 +26,7 @@ The cells of a diverged run stay NaN, and every table and figure names it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,10 +34,12 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
+from landscapes.app.analyses.line import LineSettings
 from landscapes.app.analyses.base import (
-    COMMON,
     Analysis,
     Context,
+    Needs,
+    Plan,
     Replicates,
     cells,
     mean_std,
@@ -46,7 +49,7 @@ from landscapes.app.analyses.base import (
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from landscapes.app.settings import Budget
+    from landscapes.app.analyses.base import SettingsView
 
 #: Outputs compared by the functional distance (:func:`landscapes.evaluate`'s choice).
 OUTPUTS = "probabilities"
@@ -56,25 +59,36 @@ VARIABLES = ("loss", "error", "disagreement", "divergence")
 INIT = "init"
 
 
+@dataclass(frozen=True)
+class OptimizersSettings(LineSettings, zoo.ZooSettings):
+    """The zoo's optimizers and the α resolution of the lines between them."""
+
+    def __post_init__(self) -> None:
+        LineSettings.__post_init__(self)
+        zoo.ZooSettings.__post_init__(self)
+
+
 class Optimizers(Analysis):
     name = "optimizers"
     title = "optimizer pairs from one init: barrier, distance, disagreement"
     description = ("final -> final between every pair of optimizers trained from one init "
                    "and minibatch order, with functional distance and label disagreement "
                    "(Im et al. 2016 §4.1, Table 1, Figs. 4-5)")
-    uses = (*COMMON, "points", "optimizers")
+    Settings = OptimizersSettings
+    reads = ("splits",)
+    needs = Needs(zoo=True)
 
-    def grid(self, budget: Budget) -> np.ndarray:
+    def grid(self, budget: SettingsView) -> np.ndarray:
         return grids.uniform(budget.points, 0.0, 1.0)
 
-    def variants(self, config: Any, total: int, budget: Budget) -> list[dict[str, Any]]:
+    def variants(self, config: Any, total: int, budget: SettingsView) -> list[dict[str, Any]]:
         return [zoo.changes(n) for n in budget.optimizers]
 
-    def count_points(self, budget: Budget, total: int, per_epoch: int) -> int:
+    def count_points(self, budget: SettingsView, plan: Plan) -> int:
         k = len(budget.optimizers)
         return k * (k - 1) // 2 * budget.points + k
 
-    def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
+    def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         names = list(budget.optimizers)
         runs = {n: reps.variant(**zoo.changes(n)) for n in names}  # type: ignore[attr-defined]
         grid = self.grid(budget)

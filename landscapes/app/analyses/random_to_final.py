@@ -32,6 +32,7 @@ def count_minima(curve: np.ndarray, spurious_above: float) -> tuple[int, int]:
 
 class RandomToFinal(Line):
     name = "random_to_final"
+    reads = ("random_scale",)
     title = "random → final"
     description = "random large-norm point -> solution (Figs. 5 right, 10 right)"
     start, end, window, theory = "random", "final", (-0.5, 1.5), "random_to_final"

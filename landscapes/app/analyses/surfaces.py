@@ -22,6 +22,7 @@ as the straight edge's barrier means the second dimension offers no lower way ro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,13 +30,22 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
-from landscapes.app.analyses.base import COMMON, Analysis, Context, Replicates, mean_std
+from landscapes.app.analyses.base import (
+    Analysis,
+    Context,
+    Needs,
+    Plan,
+    Replicates,
+    at_least,
+    knob,
+    mean_std,
+)
 from landscapes.app.analyses.basin import training_loss
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from landscapes.app.settings import Budget
+    from landscapes.app.analyses.base import SettingsView
 
 #: Optimizers the four- and three-solution slices prefer, in order (the zoo fills the rest).
 PREFERRED = ("sgd", "adam", "rmsprop", "adadelta")
@@ -96,25 +106,39 @@ def vertices(surface: str) -> dict[str, tuple[float, float]]:
     return dict(zip(names, [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]))
 
 
+@dataclass(frozen=True)
+class SurfaceSettings(zoo.ZooSettings):
+    """The zoo's solutions the slices pass through, and the slices' resolution."""
+
+    surface_points: int = knob(21, "points per side of every 2-D slice (bilinear and "
+                                   "barycentric surfaces, Im et al. 2016 App. A.1)", "N")
+
+    def __post_init__(self) -> None:
+        zoo.ZooSettings.__post_init__(self)
+        at_least("surface_points", self.surface_points, 3)
+
+
 class Surfaces(Analysis):
     name = "surfaces"
     title = "2-D slices through inits and solutions"
     description = ("bilinear surfaces through four points and barycentric triangles through "
                    "three: inits and SGD solutions, four and three solutions, the init and "
                    "every pair of solutions (Im et al. 2016 App. A.1, Figs. 2-3, Table 1)")
-    uses = (*COMMON, "surface_points", "optimizers")
+    Settings = SurfaceSettings
+    reads = ("splits",)
+    needs = Needs(zoo=True)
     min_replicates = 2
 
-    def grid(self, budget: Budget) -> np.ndarray:
+    def grid(self, budget: SettingsView) -> np.ndarray:
         return grids.uniform(budget.surface_points, 0.0, 1.0)
 
-    def variants(self, config: Any, total: int, budget: Budget) -> list[dict[str, Any]]:
+    def variants(self, config: Any, total: int, budget: SettingsView) -> list[dict[str, Any]]:
         return [zoo.changes(n) for n in budget.optimizers]
 
-    def count_points(self, budget: Budget, total: int, per_epoch: int) -> int:
+    def count_points(self, budget: SettingsView, plan: Plan) -> int:
         return len(surface_names(list(budget.optimizers))) * budget.surface_points ** 2
 
-    def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
+    def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         from landscapes import paths
 
         names = list(budget.optimizers)

@@ -24,6 +24,7 @@ switched after 3/4 of training.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,14 +32,15 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
-from landscapes.app.analyses.base import COMMON, Analysis, Context, Replicates, mean_std
+from landscapes.app.analyses.base import Analysis, Context, Needs, Plan, Replicates, mean_std
 from landscapes.app.analyses.basin import training_loss
+from landscapes.app.analyses.line import LineSettings
 from landscapes.app.analyses.optimizers import VARIABLES
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from landscapes.app.settings import Budget
+    from landscapes.app.analyses.base import SettingsView
 
 #: Share of training on the first optimizer: pure first, switched at 3/4, 1/2, 1/4, pure second.
 FRACTIONS = (1.0, 0.75, 0.5, 0.25, 0.0)
@@ -67,19 +69,30 @@ def run_changes(switch: str, fraction: float, total: int) -> dict[str, Any]:
     return zoo.switch_changes(first, second, at(fraction, total))
 
 
+@dataclass(frozen=True)
+class SwitchingSettings(LineSettings, zoo.SwitchSettings):
+    """The switches trained, and the α resolution of the lines between their solutions."""
+
+    def __post_init__(self) -> None:
+        LineSettings.__post_init__(self)
+        zoo.SwitchSettings.__post_init__(self)
+
+
 class Switching(Analysis):
     name = "switching"
     title = "switching optimizers after 1/4, 1/2, 3/4 of training"
     description = ("first optimizer for a fraction of training, then the second: learning "
                    "curves, distance from the init, and final -> final between switched and "
                    "pure runs (Im et al. 2016 §4.3, Figs. 7, 12-15)")
-    uses = (*COMMON, "points", "switches")
+    Settings = SwitchingSettings
+    reads = ("splits",)
+    needs = Needs(zoo=True)
     ragged = True
 
-    def grid(self, budget: Budget) -> np.ndarray:
+    def grid(self, budget: SettingsView) -> np.ndarray:
         return grids.uniform(budget.points, 0.0, 1.0)
 
-    def variants(self, config: Any, total: int, budget: Budget) -> list[dict[str, Any]]:
+    def variants(self, config: Any, total: int, budget: SettingsView) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for switch in budget.switches:
             for f in FRACTIONS:
@@ -88,14 +101,12 @@ class Switching(Analysis):
                     out.append(changes)
         return out
 
-    def count_points(self, budget: Budget, total: int, per_epoch: int) -> int:
-        from experiments.checkpoints import schedule
-
+    def count_points(self, budget: SettingsView, plan: Plan) -> int:
         lines = len(FRACTIONS) * (len(FRACTIONS) - 1) // 2 * budget.points
-        curves = len(FRACTIONS) * len(schedule(total, per_epoch))
+        curves = len(FRACTIONS) * len(plan.checkpoints)
         return len(budget.switches) * (lines + curves)
 
-    def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
+    def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         switches = list(budget.switches)
         total = reps.total  # type: ignore[attr-defined]
         runs = {(s, f): reps.variant(**run_changes(s, f, total))  # type: ignore[attr-defined]

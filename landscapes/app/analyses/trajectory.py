@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from landscapes.app.analyses.base import COMMON, Analysis, Context, Replicates, mean_std
+from landscapes.app.analyses.base import Analysis, Context, Plan, Replicates, mean_std
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from landscapes.app.settings import Budget
+    from landscapes.app.analyses.base import SettingsView
 
 
 class Trajectory(Analysis):
@@ -30,10 +30,15 @@ class Trajectory(Analysis):
     title = "trajectory vs matched random walk"
     description = ("training path projected on the init -> solution axis vs residual, with "
                    "the matched random walk (Goodfellow et al. App. B, Figs. 11-13)")
-    uses = (*COMMON, "trajectory_points")
+    reads = ("trajectory_points",)
+    has_closed_form = True
+    compared = ("projection", "residual", "norm", "walk_projection", "walk_residual")
     ragged = True
 
-    def measure(self, reps: Replicates, budget: Budget) -> xr.Dataset:
+    def count_points(self, budget: SettingsView, plan: Plan) -> int:
+        return 0  # projections of saved checkpoints: no evaluation of the loss
+
+    def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         from landscapes import trajectory
         from theory.random_walk import matched_walk
 
@@ -49,7 +54,7 @@ class Trajectory(Analysis):
                                    walk_residual=walk.residual))
         return reps.label(parts)
 
-    def closed_form(self, system: Any, budget: Budget) -> xr.Dataset:
+    def closed_form(self, system: Any, budget: SettingsView) -> xr.Dataset:
         from theory import deep_linear
 
         return deep_linear.trajectory(steps=system.trajectory_steps(), baseline=True,

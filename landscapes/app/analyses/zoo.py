@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from landscapes.app.analyses.base import knob
 from landscapes.names import unknown_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,6 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "RECIPES",
     "SWITCHES",
+    "SwitchSettings",
+    "ZooSettings",
     "ZOO",
     "Frame",
     "Recipe",
@@ -184,6 +187,30 @@ def check_optimizers(names: Sequence[str]) -> None:
 def check_switches(texts: Sequence[str]) -> None:
     for text in texts:
         parse_switch(text)
+
+
+@dataclass(frozen=True)
+class ZooSettings:
+    """Which optimizers of the zoo an analysis trains (Im et al. 2016 §4.1)."""
+
+    optimizers: tuple[str, ...] = knob(ZOO, "comma-separated optimizers of the zoo, trained "
+                                            "from one init and one minibatch order (Im et "
+                                            "al. 2016 §4.1)", "LIST")
+
+    def __post_init__(self) -> None:
+        check_optimizers(self.optimizers)
+
+
+@dataclass(frozen=True)
+class SwitchSettings:
+    """Which optimizer switches an analysis trains (Im et al. 2016 §4.3)."""
+
+    switches: tuple[str, ...] = knob(SWITCHES, "comma-separated optimizer switches "
+                                               "first>second, each after 1/4, 1/2 and 3/4 of "
+                                               "training (Im et al. 2016 §4.3)", "LIST")
+
+    def __post_init__(self) -> None:
+        check_switches(self.switches)
 
 
 def pairs(names: Sequence[str]) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ import xarray as xr
 
 from landscapes import metrics
 from landscapes.app.analyses.base import Context, cells, mean_std, per_split
-from landscapes.app.analyses.line import Line
+from landscapes.app.analyses.line import Line, ZoomSettings
 
 
 class Zoom(Line):
@@ -19,6 +19,7 @@ class Zoom(Line):
     title = "init → final, zoom α ∈ [0, 1]"
     description = "init -> solution at high resolution on [0, 1] (Goodfellow et al. Fig. 4a-b)"
     window, grid_size, theory = (0.0, 1.0), "zoom_points", "init_to_final"
+    Settings = ZoomSettings
 
     def rows(self, ds: xr.Dataset, context: Context) -> dict[str, str]:
         counts = [(s, mean_std(metrics.local_minima(c), ".2g")) for s, c in per_split(ds.loss)]

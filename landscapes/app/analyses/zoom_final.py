@@ -11,7 +11,7 @@ from __future__ import annotations
 import xarray as xr
 
 from landscapes.app.analyses.base import Context, cells, mean_std, per_split
-from landscapes.app.analyses.line import Line
+from landscapes.app.analyses.line import Line, ZoomSettings
 
 
 class ZoomFinal(Line):
@@ -19,6 +19,7 @@ class ZoomFinal(Line):
     title = "init → final, zoom α ∈ [0.99, 1]"
     description = "init -> solution on [0.99, 1], the end (Goodfellow et al. Fig. 4d)"
     window, grid_size, theory = (0.99, 1.0), "zoom_points", "init_to_final"
+    Settings = ZoomSettings
 
     def rows(self, ds: xr.Dataset, context: Context) -> dict[str, str]:
         if context.reference is None:

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from landscapes.app.analyses.base import Context, cells, mean_std, per_split, share
-from landscapes.app.analyses.line import Line
+from landscapes.app.analyses.line import Line, ZoomSettings
 
 #: The start counts as flat when it descends at less than this share of the steepest rate.
 FLAT = 1 / 3
@@ -23,6 +23,7 @@ class ZoomInit(Line):
     title = "init → final, zoom α ∈ [0, 0.01]"
     description = "init -> solution on [0, 0.01], the start (Goodfellow et al. Fig. 4c)"
     window, grid_size, theory = (0.0, 0.01), "zoom_points", "init_to_final"
+    Settings = ZoomSettings
 
     def rows(self, ds: xr.Dataset, context: Context) -> dict[str, str]:
         if context.reference is None:

@@ -4,9 +4,9 @@ For every registered analysis, the path it builds from a system's replicates is
 evaluated by :func:`landscapes.evaluate` on :class:`experiments.models.deep_linear.DeepLinear`
 with the closed form's own anchors, in float64, and compared with what
 :mod:`theory.deep_linear` computes exactly -- the way neural-tangents checks its kernels
-against sampled networks. The trajectory analysis has no loss; its projection,
-residual and norm (computed by :mod:`landscapes.trajectory` from the twin's checkpoints)
-are compared instead.
+against sampled networks. Each analysis declares whether it has a closed form and which
+variables to compare (``has_closed_form``, ``compared``): the trajectory has no loss, so
+its projection, residual and norm are compared instead.
 """
 
 from __future__ import annotations
@@ -25,25 +25,19 @@ BUDGET = Budget(replicates=3, points=17, zoom_points=9, max_starts=5, seed=1)
 SYSTEMS = ["deep_linear", "deep_linear_L3_w4"]
 
 
-#: Analyses with no closed-form counterpart, and why: each is skipped below by name, and
-#: a test checks that every closed-form system really declines it.
-DECLINED = {
-    "optimizers": "trains the optimizer zoo; a closed-form system is one gradient flow",
-    "basin": "compares the optimizers' basins; a closed form has no optimizers",
-    "surfaces": "slices through the zoo's solutions; a closed form has no optimizers",
-    "switching": "switches optimizers during training; a closed form has none",
-    "batchnorm": "needs a network with and without batch norm",
-}
-
-
-def _compared(name):
-    if name in DECLINED:
-        return pytest.param(name, marks=pytest.mark.skip(reason=f"{name}: {DECLINED[name]}"))
-    return name
+#: Each analysis declares whether it has a closed form (``has_closed_form``) and which
+#: variables the closed form shares with the engine (``compared``): those without one are
+#: skipped below, and a test checks that every closed-form system really declines them.
+DECLINED = [a for a in REGISTRY if not get_analysis(a).has_closed_form]
+#: Closed forms of the loss along a path, and of other variables (the trajectory's).
+ALONG_PATHS = [a for a in REGISTRY if get_analysis(a).has_closed_form
+               and "loss" in get_analysis(a).compared]
+OTHERS = [a for a in REGISTRY if get_analysis(a).has_closed_form
+          and "loss" not in get_analysis(a).compared]
 
 
 @pytest.mark.parametrize("system_name", SYSTEMS)
-@pytest.mark.parametrize("analysis_name", [_compared(a) for a in REGISTRY if a != "trajectory"])
+@pytest.mark.parametrize("analysis_name", ALONG_PATHS)
 def test_engine_equals_closed_form_along_every_path(system_name, analysis_name):
     system, analysis = get_system(system_name), get_analysis(analysis_name)
     exact = analysis.closed_form(system, BUDGET)
@@ -61,14 +55,23 @@ def test_engine_equals_closed_form_along_every_path(system_name, analysis_name):
 
 
 @pytest.mark.parametrize("system_name", SYSTEMS)
-def test_trajectory_projection_equals_closed_form(system_name):
-    system, analysis = get_system(system_name), get_analysis("trajectory")
+@pytest.mark.parametrize("analysis_name", OTHERS)
+def test_engine_equals_closed_form_of_other_variables(system_name, analysis_name):
+    # The trajectory: projection, residual and norm, computed by :mod:`landscapes.trajectory`
+    # from the twin's checkpoints.
+    system, analysis = get_system(system_name), get_analysis(analysis_name)
     exact = analysis.closed_form(system, BUDGET)
     measured = analysis.measure(system.replicates(BUDGET), BUDGET)
-    np.testing.assert_array_equal(measured.step.values, exact.step.values)
-    for var in ("projection", "residual", "norm", "walk_projection", "walk_residual"):
+    for dim in exact.dims:
+        np.testing.assert_array_equal(measured[dim].values, exact[dim].values)
+    for var in analysis.compared:
         np.testing.assert_allclose(measured[var].values, exact[var].values,
                                    rtol=1e-8, atol=1e-10, err_msg=var)
+
+
+def test_every_closed_form_is_compared():
+    assert OTHERS and ALONG_PATHS
+    assert set(ALONG_PATHS) | set(OTHERS) | set(DECLINED) == set(REGISTRY)
 
 
 def test_the_agreement_can_fail():
@@ -90,7 +93,7 @@ def test_limits_of_the_closed_form_hold_on_the_network():
 
 
 @pytest.mark.parametrize("system_name", SYSTEMS)
-@pytest.mark.parametrize("analysis_name", sorted(DECLINED))
+@pytest.mark.parametrize("analysis_name", DECLINED)
 def test_closed_forms_decline_what_they_have_no_counterpart_of(system_name, analysis_name):
     from landscapes.app.analyses import Declined
 
@@ -99,6 +102,8 @@ def test_closed_forms_decline_what_they_have_no_counterpart_of(system_name, anal
 
 
 def test_only_the_zoo_analyses_are_declined():
+    # What trains the zoo or a batch-norm pair has no counterpart in one gradient flow,
+    # and everything else has one.
     from landscapes.app.analyses import ZOO_ANALYSES
 
     assert set(DECLINED) == set(ZOO_ANALYSES)
