@@ -1,0 +1,116 @@
+"""Hessian-vector products of the full-data loss, forward over reverse.
+
+For the full-data loss L(θ) = (1/N) Σ_b w_b L_b(θ) (:mod:`landscapes.curvature.objective`)
+the product with a vector v is
+
+    H v = (1/N) Σ_b w_b ∂/∂ε ∇L_b(θ + ε v) |_{ε=0},
+
+the directional derivative of the gradient: :func:`torch.func.jvp` of
+:func:`torch.func.grad` on :func:`torch.func.functional_call`, one forward and one
+backward pass with tangents (Pearlmutter 1994; the torch.func recipe). Every batch of
+the data enters, never one minibatch. Several vectors at once go through
+:func:`torch.vmap` over the tangents (the primal pass is shared); where vmap cannot run
+a module the products fall back to a loop over the vectors, with the same numbers up
+to rounding.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch.func import grad, jvp
+
+from landscapes.curvature.objective import Objective
+
+__all__ = ["Operator"]
+
+_log = logging.getLogger("landscapes.curvature")
+
+
+class Operator:
+    """v ↦ H v (and θ ↦ ∇L) on flat vectors for one :class:`Objective`.
+
+    Parameters
+    ----------
+    objective : Objective
+    vectorize : bool, optional
+        Use vmap for several vectors; ``None`` (default) tries it and falls back to a
+        loop where it fails.
+
+    Attributes
+    ----------
+    products : int
+        Hessian-vector products computed so far (each a pass over the full data).
+    """
+
+    def __init__(self, objective: Objective, vectorize: bool | None = None) -> None:
+        self.objective = objective
+        self.vectorize = vectorize
+        self.products = 0
+
+    @property
+    def size(self) -> int:
+        return self.objective.size
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.objective.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.objective.device
+
+    def _batch(self, f, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        g = grad(f)
+        if v.dim() == 1:
+            return jvp(g, (theta,), (v,))[1]
+        if v.shape[0] == 1 or self.vectorize is False:
+            return torch.stack([jvp(g, (theta,), (u,))[1] for u in v])
+        try:
+            return torch.vmap(lambda u: jvp(g, (theta,), (u,))[1])(v)
+        except (RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
+            if self.vectorize:
+                raise
+            _log.debug("vmap over Hessian-vector products failed (%s); looping over the vectors", exc)
+            self.vectorize = False
+            return torch.stack([jvp(g, (theta,), (u,))[1] for u in v])
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """H v for a flat vector ``v`` of shape (P,) or several as rows of (b, P)."""
+        obj = self.objective
+        v = v.to(obj.device, obj.dtype)
+        total = torch.zeros_like(v)
+        n = 0
+        with obj.context():
+            for x, y in obj.batches():
+                m = obj.count(y)
+                total += obj.weight(m) * self._batch(obj.batch_loss(x, y), obj.theta, v)
+                n += m
+        if n == 0:
+            raise ValueError("the data has no examples")
+        self.products += 1 if v.dim() == 1 else v.shape[0]
+        return total / n
+
+    def gradient(self) -> torch.Tensor:
+        """∇L(θ) over the full data, flat."""
+        obj = self.objective
+        total = torch.zeros_like(obj.theta)
+        n = 0
+        with obj.context():
+            for x, y in obj.batches():
+                m = obj.count(y)
+                total += obj.weight(m) * grad(obj.batch_loss(x, y))(obj.theta)
+                n += m
+        return total / n
+
+    def loss(self) -> float:
+        """L(θ) over the full data."""
+        obj = self.objective
+        total, n = 0.0, 0
+        with obj.context(), torch.no_grad():
+            for x, y in obj.batches():
+                m = obj.count(y)
+                total += obj.weight(m) * float(obj.batch_loss(x, y)(obj.theta))
+                n += m
+        return total / n

@@ -1,0 +1,214 @@
+"""Extreme eigenpairs of the Hessian by Lanczos with full re-orthogonalisation.
+
+From a seeded random unit vector q₁, Lanczos builds an orthonormal basis Q_j of the
+Krylov space span{q₁, Hq₁, …, H^{j−1}q₁} and the tridiagonal T_j = Q_jᵀ H Q_j
+(diagonal α, off-diagonal β); the eigenvalues θ_i of T_j (Ritz values) converge to
+both ends of H's spectrum first (Golub & Van Loan, *Matrix Computations*, §10.1).
+Every new vector is orthogonalised against all earlier ones (twice, "twice is
+enough"), so no spurious copies of converged eigenvalues appear.
+
+Stopping rule: after each step the Ritz pair (θ_i, y_i = Q_j s_i) has residual
+‖H y_i − θ_i y_i‖ = β_j |e_jᵀ s_i| (no extra product); the run stops when every wanted
+pair's residual is at most ``tol`` · max_i |θ_i| (relative to the spectral norm), or
+after ``max_iter`` steps, or when the Krylov space is the whole space. The residuals
+‖H y − θ y‖ reported are then measured with one more (batched) product.
+
+``which="largest"`` picks the algebraically largest Ritz values, ``"smallest"`` the
+smallest (the most negative curvature where H is indefinite), ``"both"`` both ends
+from the same run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["WHICH", "Eigen", "eigenpairs", "tridiagonal", "random_unit"]
+
+#: Allowed ``which`` values.
+WHICH = ("largest", "smallest", "both")
+
+
+@dataclass
+class Eigen:
+    """Ritz pairs of one end of the spectrum and how they were found.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        Eigenvalue estimates, largest first for the top end, smallest first for the bottom.
+    vectors : torch.Tensor or None
+        Unit eigenvector estimates as rows (k, P).
+    residuals : numpy.ndarray
+        ‖H y − θ y‖ of each pair, measured (NaN when not measured).
+    estimates : numpy.ndarray
+        The same residuals as Lanczos estimates them, β_j |e_jᵀ s|.
+    iterations : int
+        Lanczos steps (Hessian-vector products, besides the residuals').
+    converged : bool
+        Whether the stopping tolerance was met.
+    """
+
+    values: np.ndarray
+    vectors: torch.Tensor | None
+    residuals: np.ndarray
+    estimates: np.ndarray
+    iterations: int
+    converged: bool
+
+
+def random_unit(size: int, generator: torch.Generator, dtype: torch.dtype, device: torch.device,
+                kind: str = "gaussian") -> torch.Tensor:
+    """A seeded random unit vector (Gaussian or Rademacher), drawn on the CPU in float64."""
+    if kind == "rademacher":
+        v = torch.randint(0, 2, (size,), generator=generator, dtype=torch.float64) * 2 - 1
+    else:
+        v = torch.randn(size, generator=generator, dtype=torch.float64)
+    return (v / v.norm()).to(device, dtype)
+
+
+def _orthogonalise(w: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    for _ in range(2):  # "twice is enough" (Kahan, Parlett)
+        w = w - basis.T @ (basis @ w)
+    return w
+
+
+def tridiagonal(matvec, start: torch.Tensor, steps: int, generator: torch.Generator,
+                select=None) -> tuple[np.ndarray, np.ndarray, torch.Tensor, bool, float]:
+    """Run Lanczos from ``start`` for at most ``steps`` steps.
+
+    Parameters
+    ----------
+    matvec : callable
+        v ↦ H v on flat vectors.
+    start : torch.Tensor
+        Unit start vector q₁.
+    steps : int
+    generator : torch.Generator
+        For a fresh direction when the Krylov space closes early (β = 0).
+    select : callable, optional
+        ``select(alpha, beta, next_beta)`` returning True stops the run (the stopping rule).
+
+    Returns
+    -------
+    alpha, beta : numpy.ndarray
+        T's diagonal (m,) and off-diagonal (m − 1,) in float64.
+    basis : torch.Tensor
+        Q as rows (m, P).
+    stopped : bool
+        Whether ``select`` stopped the run.
+    last : float
+        The norm of the last step's remainder, β_m (0 when the space is exhausted).
+    """
+    size = start.numel()
+    steps = min(steps, size)
+    basis = torch.empty((steps, size), dtype=start.dtype, device=start.device)
+    alpha: list[float] = []
+    beta: list[float] = []
+    q = start
+    stopped = False
+    b = 0.0
+    for j in range(steps):
+        basis[j] = q
+        w = matvec(q)
+        a = float(q @ w)
+        alpha.append(a)
+        w = _orthogonalise(w, basis[: j + 1])
+        b = float(w.norm())
+        if select is not None and select(np.array(alpha), np.array(beta), b):
+            stopped = True
+            break
+        if j + 1 == steps:
+            break
+        scale = max(abs(x) for x in alpha) or 1.0
+        if b <= 1e-10 * scale * (1 if start.dtype == torch.float64 else 1e3):
+            # The Krylov space is invariant: go on in a fresh direction, β = 0.
+            fresh = random_unit(size, generator, start.dtype, start.device)
+            w = _orthogonalise(fresh, basis[: j + 1])
+            q = w / w.norm()
+            beta.append(0.0)
+        else:
+            q = w / b
+            beta.append(b)
+    m = len(alpha)
+    last = 0.0 if m == size else b
+    return np.array(alpha), np.array(beta[: m - 1]), basis[:m], stopped, last
+
+
+def _ends(values: np.ndarray, k: int, which: str) -> dict[str, np.ndarray]:
+    order = np.argsort(values)
+    out = {}
+    if which in ("largest", "both"):
+        out["largest"] = order[::-1][:k]
+    if which in ("smallest", "both"):
+        out["smallest"] = order[:k]
+    return out
+
+
+def _eigh(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
+    return np.linalg.eigh(t)
+
+
+def eigenpairs(matvec, size: int, *, k: int, which: str, tol: float, max_iter: int, seed: int,
+               dtype: torch.dtype, device: torch.device, vectors: bool = True,
+               residuals: bool = True) -> dict[str, Eigen]:
+    """The ``k`` extreme eigenpairs of H at the wanted end(s).
+
+    Parameters
+    ----------
+    matvec : callable
+        v ↦ H v on flat vectors, (P,) or rows (b, P).
+    size : int
+        P.
+    k, which, tol, max_iter, seed
+        As :func:`landscapes.curvature.eigenvalues` takes them (see the module).
+    dtype, device
+        Of the vectors.
+    vectors : bool
+        Keep the eigenvectors.
+    residuals : bool
+        Measure ‖H y − θ y‖ (k more products per end, in one batched call).
+
+    Returns
+    -------
+    dict
+        ``{"largest": Eigen, "smallest": Eigen}``, the ends asked for.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    start = random_unit(size, gen, dtype, device)
+    k = min(k, size)
+    need = min(size, max(k + 1, 2))
+
+    def enough(a: np.ndarray, b: np.ndarray, nxt: float) -> bool:
+        if len(a) < need and len(a) < size:
+            return False
+        theta, s = _eigh(a, b)
+        norm = max(np.abs(theta).max(), np.finfo(float).tiny)
+        est = nxt * np.abs(s[-1])
+        return all((est[i] <= tol * norm).all() for i in _ends(theta, k, which).values())
+
+    alpha, beta, basis, stopped, last = tridiagonal(matvec, start, max_iter, gen, enough)
+    theta, s = _eigh(alpha, beta)
+    converged = stopped or len(alpha) == size
+    out: dict[str, Eigen] = {}
+    for end, idx in _ends(theta, k, which).items():
+        coef = torch.as_tensor(s[:, idx].T.copy(), dtype=dtype, device=device)
+        y = coef @ basis
+        y = y / y.norm(dim=1, keepdim=True)
+        res = np.full(len(idx), np.nan)
+        if residuals:
+            hy = matvec(y)
+            res = (hy - torch.as_tensor(theta[idx], dtype=dtype, device=device)[:, None] * y).norm(dim=1)
+            res = res.double().cpu().numpy()
+        out[end] = Eigen(
+            values=theta[idx].copy(),
+            vectors=y if vectors else None,
+            residuals=res,
+            estimates=last * np.abs(s[-1, idx]),
+            iterations=len(alpha),
+            converged=bool(converged),
+        )
+    return out
