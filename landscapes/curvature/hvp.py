@@ -11,7 +11,10 @@ backward pass with tangents (Pearlmutter 1994; the torch.func recipe). Every bat
 the data enters, never one minibatch. Several vectors at once go through
 :func:`torch.vmap` over the tangents (the primal pass is shared); where vmap cannot run
 a module the products fall back to a loop over the vectors, with the same numbers up
-to rounding.
+to rounding. Where forward-mode AD has no rule for a module's backward (PyTorch's
+``mse_loss`` backward on a linear model raises "ZeroTensors are immutable"), the
+products fall back to reverse over reverse, :func:`torch.func.vjp` of the gradient
+(H is symmetric, so vᵀH = (Hv)ᵀ), and stay there for the operator's lifetime.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import logging
 
 import torch
-from torch.func import grad, jvp
+from torch.func import grad, jvp, vjp
 
 from landscapes.curvature.objective import Objective
 
@@ -42,12 +45,16 @@ class Operator:
     ----------
     products : int
         Hessian-vector products computed so far (each a pass over the full data).
+    mode : str
+        ``"forward"`` (forward over reverse) or ``"reverse"`` (the fallback).
     """
 
     def __init__(self, objective: Objective, vectorize: bool | None = None) -> None:
         self.objective = objective
         self.vectorize = vectorize
         self.products = 0
+        #: "forward" (jvp of grad) or "reverse" (vjp of grad, where forward AD fails)
+        self.mode = "forward"
 
     @property
     def size(self) -> int:
@@ -61,20 +68,41 @@ class Operator:
     def device(self) -> torch.device:
         return self.objective.device
 
-    def _batch(self, f, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def _forward(self, f, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         g = grad(f)
+        return self._map(lambda u: jvp(g, (theta,), (u,))[1], v)
+
+    def _reverse(self, f, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        _, pull = vjp(grad(f), theta)
+        return self._map(lambda u: pull(u)[0], v)
+
+    def _map(self, one, v: torch.Tensor) -> torch.Tensor:
         if v.dim() == 1:
-            return jvp(g, (theta,), (v,))[1]
+            return one(v)
         if v.shape[0] == 1 or self.vectorize is False:
-            return torch.stack([jvp(g, (theta,), (u,))[1] for u in v])
+            return torch.stack([one(u) for u in v])
         try:
-            return torch.vmap(lambda u: jvp(g, (theta,), (u,))[1])(v)
+            return torch.vmap(one)(v)
         except (RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
             if self.vectorize:
                 raise
             _log.debug("vmap over Hessian-vector products failed (%s); looping over the vectors", exc)
             self.vectorize = False
-            return torch.stack([jvp(g, (theta,), (u,))[1] for u in v])
+            return torch.stack([one(u) for u in v])
+
+    def _batch(self, f, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        if self.mode == "reverse":
+            return self._reverse(f, theta, v)
+        try:
+            return self._forward(f, theta, v)
+        except RuntimeError as exc:
+            try:
+                out = self._reverse(f, theta, v)
+            except RuntimeError:
+                raise exc from None
+            _log.debug("forward-over-reverse products failed (%s); using reverse over reverse", exc)
+            self.mode = "reverse"
+            return out
 
     def matvec(self, v: torch.Tensor) -> torch.Tensor:
         """H v for a flat vector ``v`` of shape (P,) or several as rows of (b, P)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -116,3 +117,19 @@ def test_bad_input_gives_one_clear_error(mlp):
         curvature.hvp(net, (x, y), v, loss_fn=nn.CrossEntropyLoss(reduction="none"), device="cpu")
     with pytest.raises(ValueError, match="unknown dtype"):
         curvature.hvp(net, (x, y), v, dtype=torch.float16, device="cpu")
+
+
+def test_linear_model_with_mse_falls_back_to_reverse_over_reverse(exact):
+    # forward-mode AD through mse_loss's backward raises on a linear model
+    torch.manual_seed(0)
+    net = nn.Linear(3, 2).double()
+    x = torch.randn(25, 3, dtype=torch.float64)
+    y = torch.randn(25, 2, dtype=torch.float64)
+    h = exact.model_hessian(net, x, y, loss_fn=nn.functional.mse_loss)
+    ctx = point_context(net, (x, y), loss_fn=nn.MSELoss(), device="cpu", batch_size=10)
+    op = Operator(Objective(ctx))
+    v = torch.randn(3, h.shape[0], dtype=torch.float64)
+    torch.testing.assert_close(op.matvec(v), v @ h, rtol=1e-10, atol=1e-12)
+    assert op.mode == "reverse"
+    ev = curvature.eigenvalues(net, (x, y), loss_fn=nn.MSELoss(), k=2, tol=1e-10, device="cpu")
+    np.testing.assert_allclose(ev.top_eigenvalue.values, torch.linalg.eigvalsh(h).flip(0)[:2].numpy(), rtol=1e-9)
