@@ -76,7 +76,7 @@ def _orthogonalise(w: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
 
 
 def tridiagonal(matvec, start: torch.Tensor, steps: int, generator: torch.Generator,
-                select=None) -> tuple[np.ndarray, np.ndarray, torch.Tensor, bool, float]:
+                select=None, lock: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray, torch.Tensor, bool, float]:
     """Run Lanczos from ``start`` for at most ``steps`` steps.
 
     Parameters
@@ -90,6 +90,9 @@ def tridiagonal(matvec, start: torch.Tensor, steps: int, generator: torch.Genera
         For a fresh direction when the Krylov space closes early (β = 0).
     select : callable, optional
         ``select(alpha, beta, next_beta)`` returning True stops the run (the stopping rule).
+    lock : torch.Tensor, optional
+        Rows of orthonormal vectors (found eigenvectors) the run stays orthogonal to:
+        Lanczos on H restricted to their complement.
 
     Returns
     -------
@@ -102,9 +105,9 @@ def tridiagonal(matvec, start: torch.Tensor, steps: int, generator: torch.Genera
     last : float
         The norm of the last step's remainder, β_m (0 when the space is exhausted).
     """
-    size = start.numel()
+    size = start.numel() - (0 if lock is None else lock.shape[0])
     steps = min(steps, size)
-    basis = torch.empty((steps, size), dtype=start.dtype, device=start.device)
+    basis = torch.empty((steps, start.numel()), dtype=start.dtype, device=start.device)
     alpha: list[float] = []
     beta: list[float] = []
     q = start
@@ -115,7 +118,7 @@ def tridiagonal(matvec, start: torch.Tensor, steps: int, generator: torch.Genera
         w = matvec(q)
         a = float(q @ w)
         alpha.append(a)
-        w = _orthogonalise(w, basis[: j + 1])
+        w = _orthogonalise(w, basis[: j + 1] if lock is None else torch.cat([lock, basis[: j + 1]]))
         b = float(w.norm())
         if select is not None and select(np.array(alpha), np.array(beta), b):
             stopped = True
@@ -125,8 +128,8 @@ def tridiagonal(matvec, start: torch.Tensor, steps: int, generator: torch.Genera
         scale = max(abs(x) for x in alpha) or 1.0
         if b <= 1e-10 * scale * (1 if start.dtype == torch.float64 else 1e3):
             # The Krylov space is invariant: go on in a fresh direction, β = 0.
-            fresh = random_unit(size, generator, start.dtype, start.device)
-            w = _orthogonalise(fresh, basis[: j + 1])
+            fresh = random_unit(start.numel(), generator, start.dtype, start.device)
+            w = _orthogonalise(fresh, basis[: j + 1] if lock is None else torch.cat([lock, basis[: j + 1]]))
             q = w / w.norm()
             beta.append(0.0)
         else:
@@ -152,10 +155,56 @@ def _eigh(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.linalg.eigh(t)
 
 
+def _span(rows: torch.Tensor) -> torch.Tensor:
+    """An orthonormal basis (rows) of the rows' span; the two ends may share vectors."""
+    kept: list[torch.Tensor] = []
+    for r in rows:
+        for _ in range(2):
+            for q in kept:
+                r = r - (q @ r) * q
+        n = r.norm()
+        if float(n) > 1e-6:
+            kept.append(r / n)
+    return torch.stack(kept)
+
+
+def _run(matvec, size, k, which, tol, max_iter, gen, dtype, device, lock):
+    """One Lanczos run (in the complement of ``lock``): the wanted Ritz pairs per end."""
+    free = size - (0 if lock is None else lock.shape[0])
+    start = random_unit(size, gen, dtype, device)
+    if lock is not None:
+        start = _orthogonalise(start, lock)
+        start = start / start.norm()
+    need = min(free, max(k + 1, 2))
+
+    def enough(a: np.ndarray, b: np.ndarray, nxt: float) -> bool:
+        if len(a) < need:
+            return False
+        theta, s = _eigh(a, b)
+        norm = max(np.abs(theta).max(), np.finfo(float).tiny)
+        est = nxt * np.abs(s[-1])
+        return all((est[i] <= tol * norm).all() for i in _ends(theta, k, which).values())
+
+    alpha, beta, basis, stopped, last = tridiagonal(matvec, start, max_iter, gen, enough, lock)
+    theta, s = _eigh(alpha, beta)
+    pairs = {}
+    for end, idx in _ends(theta, k, which).items():
+        coef = torch.as_tensor(s[:, idx].T.copy(), dtype=dtype, device=device)
+        y = coef @ basis
+        pairs[end] = (theta[idx].copy(), y / y.norm(dim=1, keepdim=True), last * np.abs(s[-1, idx]))
+    return pairs, len(alpha), bool(stopped or len(alpha) == free), float(np.abs(theta).max())
+
+
 def eigenpairs(matvec, size: int, *, k: int, which: str, tol: float, max_iter: int, seed: int,
                dtype: torch.dtype, device: torch.device, vectors: bool = True,
                residuals: bool = True) -> dict[str, Eigen]:
     """The ``k`` extreme eigenpairs of H at the wanted end(s).
+
+    A single start vector sees each distinct eigenvalue once, so for ``k > 1`` the run
+    is followed by runs in the complement of the pairs found (explicit deflation):
+    a value they find beyond the current k-th (a further copy of a repeated
+    eigenvalue, as Hessians of linear layers under a mean-squared loss have) joins the
+    set, until a run adds nothing (at most ``k`` such runs).
 
     Parameters
     ----------
@@ -164,7 +213,8 @@ def eigenpairs(matvec, size: int, *, k: int, which: str, tol: float, max_iter: i
     size : int
         P.
     k, which, tol, max_iter, seed
-        As :func:`landscapes.curvature.eigenvalues` takes them (see the module).
+        As :func:`landscapes.curvature.eigenvalues` takes them (see the module);
+        ``max_iter`` bounds each run.
     dtype, device
         Of the vectors.
     vectors : bool
@@ -175,40 +225,43 @@ def eigenpairs(matvec, size: int, *, k: int, which: str, tol: float, max_iter: i
     Returns
     -------
     dict
-        ``{"largest": Eigen, "smallest": Eigen}``, the ends asked for.
+        ``{"largest": Eigen, "smallest": Eigen}``, the ends asked for; ``iterations``
+        counts the steps of every run.
     """
     gen = torch.Generator().manual_seed(seed)
-    start = random_unit(size, gen, dtype, device)
     k = min(k, size)
-    need = min(size, max(k + 1, 2))
-
-    def enough(a: np.ndarray, b: np.ndarray, nxt: float) -> bool:
-        if len(a) < need and len(a) < size:
-            return False
-        theta, s = _eigh(a, b)
-        norm = max(np.abs(theta).max(), np.finfo(float).tiny)
-        est = nxt * np.abs(s[-1])
-        return all((est[i] <= tol * norm).all() for i in _ends(theta, k, which).values())
-
-    alpha, beta, basis, stopped, last = tridiagonal(matvec, start, max_iter, gen, enough)
-    theta, s = _eigh(alpha, beta)
-    converged = stopped or len(alpha) == size
+    pairs, steps, converged, norm = _run(matvec, size, k, which, tol, max_iter, gen, dtype, device, None)
+    sign = {"largest": -1.0, "smallest": 1.0}
+    for _ in range(k if k > 1 else 0):
+        lock = _span(torch.cat([y for _, y, _ in pairs.values()]))
+        if lock.shape[0] >= size:
+            break
+        more, n, ok, other = _run(matvec, size, k, which, tol, max_iter, gen, dtype, device, lock)
+        steps += n
+        converged = converged and ok
+        norm = max(norm, other)
+        grew = False
+        for end, (values, y, est) in pairs.items():
+            v2, y2, e2 = more[end]
+            # a newcomer counts only if it beats the current k-th by more than the tolerance
+            kth = values[-1] if len(values) == k else (np.inf if end == "largest" else -np.inf)
+            better = (v2 > kth + tol * norm) if end == "largest" else (v2 < kth - tol * norm)
+            if not better.any():
+                continue
+            grew = True
+            allv = np.concatenate([values, v2])
+            order = np.argsort(sign[end] * allv, kind="stable")[:k]
+            pairs[end] = (allv[order], torch.cat([y, y2])[torch.as_tensor(order, device=y.device)],
+                          np.concatenate([est, e2])[order])
+        if not grew:
+            break
     out: dict[str, Eigen] = {}
-    for end, idx in _ends(theta, k, which).items():
-        coef = torch.as_tensor(s[:, idx].T.copy(), dtype=dtype, device=device)
-        y = coef @ basis
-        y = y / y.norm(dim=1, keepdim=True)
-        res = np.full(len(idx), np.nan)
+    for end, (values, y, est) in pairs.items():
+        res = np.full(len(values), np.nan)
         if residuals:
             hy = matvec(y)
-            res = (hy - torch.as_tensor(theta[idx], dtype=dtype, device=device)[:, None] * y).norm(dim=1)
-            res = res.double().cpu().numpy()
-        out[end] = Eigen(
-            values=theta[idx].copy(),
-            vectors=y if vectors else None,
-            residuals=res,
-            estimates=last * np.abs(s[-1, idx]),
-            iterations=len(alpha),
-            converged=bool(converged),
-        )
+            r = (hy - torch.as_tensor(values, dtype=dtype, device=device)[:, None] * y).norm(dim=1)
+            res = r.double().cpu().numpy()
+        out[end] = Eigen(values=values, vectors=y if vectors else None, residuals=res, estimates=est,
+                         iterations=steps, converged=bool(converged))
     return out

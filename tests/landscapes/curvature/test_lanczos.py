@@ -46,6 +46,18 @@ def test_extreme_eigenvalues_of_symmetric_matrices(seed, n, k, spread, which):
         torch.testing.assert_close(v @ v.T, torch.eye(k, dtype=v.dtype), atol=1e-8, rtol=0)
 
 
+@given(seed=st.integers(0, 2**16), n=st.integers(3, 12), copies=st.integers(2, 3), k=st.integers(2, 5))
+def test_repeated_eigenvalues_are_found_as_often_as_they_repeat(seed, n, copies, k):
+    # kron(I, A): every eigenvalue of A repeated, as a linear layer's Hessian under MSE
+    a = _matrix(seed, n, 10.0)
+    big = torch.kron(torch.eye(copies, dtype=torch.float64), a)
+    exact = torch.linalg.eigvalsh(big).numpy()
+    found = _run(big, k=k, which="both", tol=1e-10, max_iter=n * copies, seed=seed)
+    norm = np.abs(exact).max()
+    np.testing.assert_allclose(found["largest"].values, exact[::-1][:k], atol=1e-7 * norm)
+    np.testing.assert_allclose(found["smallest"].values, exact[:k], atol=1e-7 * norm)
+
+
 def test_stopping_rule_is_kept_and_recorded():
     a = _matrix(0, 200, 50.0)
     loose = _run(a, k=1, which="largest", tol=1e-2, max_iter=200, seed=0)["largest"]

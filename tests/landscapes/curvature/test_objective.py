@@ -107,10 +107,9 @@ def test_blocks_are_the_diagonal_blocks_of_the_hessian(mlp, exact):
         want = torch.linalg.eigvalsh(h[sl, sl])
         got = ds.top_eigenvalue.sel(block=name).values
         torch.testing.assert_close(torch.tensor(got), want.flip(0)[:2], rtol=1e-8, atol=1e-10)
-        # the bottom end of a block is degenerate (zero curvature has multiplicity
-        # above one), which a single Lanczos start vector sees once: only the first
-        got = ds.bottom_eigenvalue.sel(block=name).values[:1]
-        torch.testing.assert_close(torch.tensor(got), want[:1], rtol=1e-8, atol=1e-10)
+        # zero curvature is repeated in these blocks: found again by deflation
+        got = ds.bottom_eigenvalue.sel(block=name).values
+        torch.testing.assert_close(torch.tensor(got), want[:2], rtol=1e-8, atol=1e-9)
     tr = curvature.trace(net, (x, y), blocks=["0.weight", "2"], device="cpu", sketch=60)
     w = sizes[0]
     assert float(tr.hessian_trace.sel(block="0.weight")) == pytest.approx(float(torch.trace(h[:w, :w])), rel=1e-9)
