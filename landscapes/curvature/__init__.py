@@ -4,7 +4,7 @@ The Hessian H = ∇²L(θ) of the *full-data* loss L(θ) = (1/N) Σₙ ℓ(f(x�
 batch, weighted by its size, as :func:`landscapes.evaluate` averages) with respect to the
 model's trainable parameters, at a point θ (a state dict, default the model's own
 weights), never formed: every estimator only multiplies vectors by it
-(:mod:`landscapes.curvature.hvp`, forward over reverse).
+(:mod:`landscapes.curvature.hvp`, forward or reverse over reverse).
 
 - :func:`eigenvalues` -- the top or bottom k eigenpairs by Lanczos with full
   re-orthogonalisation (:mod:`~landscapes.curvature.lanczos`), residuals and stopping

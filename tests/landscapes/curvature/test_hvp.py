@@ -41,11 +41,15 @@ def test_batched_products_equal_one_at_a_time(mlp):
     ctx = point_context(net, (x, y), device="cpu", batch_size=16)
     obj = Objective(ctx)
     v = torch.randn(4, obj.size, dtype=torch.float64)
-    together = Operator(obj, vectorize=True).matvec(v)
-    looped = Operator(obj, vectorize=False).matvec(v)
+    together = Operator(obj, vectorize=True, mode="forward").matvec(v)
+    looped = Operator(obj, vectorize=False, mode="forward").matvec(v)
     single = torch.stack([Operator(obj).matvec(u) for u in v])
+    reverse = Operator(obj, mode="reverse").matvec(v)
     torch.testing.assert_close(together, looped, rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(together, single, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(together, reverse, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="unknown mode 'sideways'"):
+        Operator(obj, mode="sideways")
 
 
 def test_summed_loss_is_divided_by_the_examples(mlp, exact):
@@ -127,7 +131,7 @@ def test_linear_model_with_mse_falls_back_to_reverse_over_reverse(exact):
     y = torch.randn(25, 2, dtype=torch.float64)
     h = exact.model_hessian(net, x, y, loss_fn=nn.functional.mse_loss)
     ctx = point_context(net, (x, y), loss_fn=nn.MSELoss(), device="cpu", batch_size=10)
-    op = Operator(Objective(ctx))
+    op = Operator(Objective(ctx), mode="forward")
     v = torch.randn(3, h.shape[0], dtype=torch.float64)
     torch.testing.assert_close(op.matvec(v), v @ h, rtol=1e-10, atol=1e-12)
     assert op.mode == "reverse"
