@@ -109,8 +109,8 @@ def _dataset(ctx: PointContext, model: nn.Module, values: dict[str, tuple[tuple[
         hyperparameters={
             "bn": bn if (bn == "train" or has_batchnorm(model)) else "none",
             "loss_fn": getattr(ctx.loss_fn, "__name__", None) or type(ctx.loss_fn).__name__,
-            "dtype": str(ctx.state[next(iter(ctx.state))].dtype).removeprefix("torch.")
-            if ctx.state else "",
+            "dtype": next((str(v.dtype).removeprefix("torch.") for v in ctx.state.values()
+                           if v.is_floating_point()), ""),
             **hyper,
         },
         device=str(ctx.device),
