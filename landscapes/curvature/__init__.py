@@ -164,7 +164,7 @@ def eigenvalues(
         Seed of the start vector; same seed, same numbers.
     tol, max_iter
         Stopping rule: every wanted Ritz pair's residual ≤ ``tol`` · ‖H‖ (estimated as
-        the largest |Ritz value|), at most ``max_iter`` Lanczos steps.
+        the largest abs(Ritz value)), at most ``max_iter`` Lanczos steps.
 
     Returns
     -------
@@ -259,7 +259,7 @@ def trace(
         Traces of Hessian blocks (their sum is the whole trace).
     seed : int
     tol, max_probes, block
-        Stopping rule: standard error ≤ ``tol`` · |trace|, at most ``max_probes``
+        Stopping rule: standard error ≤ ``tol`` · abs(trace), at most ``max_probes``
         Hessian-vector products, probes drawn ``block`` at a time.
     sketch : int
         Hutch++'s sketch size s (2s of the products).

@@ -3,7 +3,7 @@
 For the full-data loss L(θ) = (1/N) Σ_b w_b L_b(θ) (:mod:`landscapes.curvature.objective`)
 the product with a vector v is
 
-    H v = (1/N) Σ_b w_b ∂/∂ε ∇L_b(θ + ε v) |_{ε=0},
+    H v = (1/N) Σ_b w_b ∂/∂ε ∇L_b(θ + ε v) at ε = 0,
 
 the directional derivative of the gradient: :func:`torch.func.jvp` of
 :func:`torch.func.grad` on :func:`torch.func.functional_call`, one forward and one
@@ -50,7 +50,7 @@ class Operator:
         falls back to a loop where it fails.
     mode : {"auto", "forward", "reverse"}
         See the module; ``"auto"`` takes reverse over reverse on the CPU, where it
-        measured 1.4-2x faster than forward over reverse (LeNet-300-100 and ResNet-20,
+        measured 1.6-2.3x faster than forward over reverse (LeNet-300-100 and ResNet-20,
         PyTorch 2.13, ``python -m benchmarks.curvature``), and forward over reverse on CUDA.
 
     Attributes

@@ -8,8 +8,8 @@ Every new vector is orthogonalised against all earlier ones (twice, "twice is
 enough"), so no spurious copies of converged eigenvalues appear.
 
 Stopping rule: after each step the Ritz pair (θ_i, y_i = Q_j s_i) has residual
-‖H y_i − θ_i y_i‖ = β_j |e_jᵀ s_i| (no extra product); the run stops when every wanted
-pair's residual is at most ``tol`` · max_i |θ_i| (relative to the spectral norm), or
+‖H y_i − θ_i y_i‖ = β_j abs(e_jᵀ s_i) (no extra product); the run stops when every wanted
+pair's residual is at most ``tol`` · max_i abs(θ_i) (relative to the spectral norm), or
 after ``max_iter`` steps, or when the Krylov space is the whole space. The residuals
 ‖H y − θ y‖ reported are then measured with one more (batched) product.
 
@@ -44,7 +44,7 @@ class Eigen:
     residuals : numpy.ndarray
         ‖H y − θ y‖ of each pair, measured (NaN when not measured).
     estimates : numpy.ndarray
-        The same residuals as Lanczos estimates them, β_j |e_jᵀ s|.
+        The same residuals as Lanczos estimates them, β_j abs(e_jᵀ s).
     iterations : int
         Lanczos steps (Hessian-vector products, besides the residuals').
     converged : bool

@@ -93,7 +93,7 @@ class Spectrum:
         Lanczos stopping rule: relative residual ‖Hy − θy‖ ≤ tol·‖H‖, at most
         ``max_iter`` steps.
     trace_tol, trace_probes, trace_block, trace_sketch
-        Trace stopping rule: standard error ≤ trace_tol·|trace|, at most
+        Trace stopping rule: standard error ≤ trace_tol·abs(trace), at most
         ``trace_probes`` products, drawn ``trace_block`` at a time; Hutch++'s sketch size.
     density_probes, density_steps
         SLQ probes n_v and Lanczos steps m per probe.

@@ -11,7 +11,7 @@ when a few eigenvalues dominate. Its standard error is the Hutchinson error of t
 rest (the exact part has none).
 
 Stopping rule, both methods: probes are drawn in blocks until the standard error is at
-most ``tol`` · |estimate| (after at least two blocks) or ``max_probes`` Hessian-vector
+most ``tol`` · abs(estimate) (after at least two blocks) or ``max_probes`` Hessian-vector
 products are spent; ``converged`` says which.
 """
 
