@@ -20,7 +20,8 @@ __all__ = ["evaluate", "paths", "results", "metrics", "trajectory", "plots", "sa
 __version__ = results._version()
 
 # Modules that need torch (or are heavy) load on first attribute access.
-_LAZY_MODULES = {"paths", "metrics", "trajectory", "plots", "engine", "directions", "accessor"}
+_LAZY_MODULES = {"paths", "metrics", "trajectory", "plots", "engine", "directions", "accessor",
+                 "curvature"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from landscapes import metrics, paths, plots, trajectory
