@@ -18,26 +18,12 @@ from torch import nn
 
 from landscapes import paths
 from landscapes.anchors import Anchor, as_anchor
-from landscapes.curvature.objective import Objective
+from landscapes.curvature.estimators import COMMON, eigenvalues
 from landscapes.directions import NORMALIZATIONS
-from landscapes.engine.point_measures import PointContext
 
-__all__ = ["directions", "line", "plane", "unit_direction"]
+__all__ = ["directions", "line", "plane"]
 
 
-def unit_direction(ctx: PointContext, objective: Objective, flat: torch.Tensor) -> Anchor:
-    """A flat eigenvector as a direction shaped like the state dict, sign fixed."""
-    # An eigenvector's sign is arbitrary; make its largest entry positive, so that the
-    # same seed gives the same direction, whatever the device.
-    flat = flat * (1.0 if float(flat[flat.abs().argmax()]) >= 0 else -1.0)
-    parts = objective.unflatten(flat.detach())
-    out: Anchor = {}
-    for key, value in ctx.state.items():
-        out[key] = parts[key].clone() if key in parts else torch.zeros_like(value)
-    for group in ctx.tied:
-        for name in group[1:]:
-            out[name] = out[group[0]]
-    return out
 
 
 def directions(
@@ -101,8 +87,6 @@ def directions(
         raise ValueError(f"unknown bias_bn {bias_bn!r}; choose from [None, 'keep', 'zero']")
     if which not in ("largest", "smallest"):
         raise ValueError(f"unknown which {which!r}; choose from ['largest', 'smallest']")
-    from landscapes.curvature import eigenvalues
-
     _, found = eigenvalues(model, data, k=k, which=which, point=point, loss_fn=loss_fn, bn=bn, output=output,
                            vectors=True, seed=seed, tol=tol, max_iter=max_iter, dtype=dtype, device=device,
                            batch_size=batch_size, bn_batches=bn_batches, bn_data=bn_data)
@@ -197,6 +181,7 @@ def plane(model: nn.Module, data: Any, alphas: Any = None, betas: Any = None, **
 
 
 def _doc() -> None:
-    from landscapes.curvature import COMMON
-
     directions.__doc__ = directions.__doc__.replace("{common}", COMMON).replace("{{", "{").replace("}}", "}")
+
+
+_doc()
