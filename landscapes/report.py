@@ -117,31 +117,49 @@ def _hyper(ds: xr.Dataset) -> dict[str, Any]:
     return out if isinstance(out, dict) else {}
 
 
+def _find(tree: Any, key: str) -> Any:
+    """The value of ``key`` nearest the top of nested hyperparameters (analyses keep
+    the evaluation's under ``"evaluation"``), or ``None``."""
+    level = [tree]
+    while level:
+        for d in level:
+            if key in d:
+                return d[key]
+        level = [v for d in level for v in d.values() if isinstance(v, dict)]
+    return None
+
+
 def _kind(ds: xr.Dataset, where: dict[str, Any]) -> str | None:
     """The path kind of one slice: per ``surface`` where the hyperparameters say, else
     the dataset's ``path``."""
     hyper = _hyper(ds)
-    per = hyper.get("surfaces")
-    if isinstance(per, dict) and str(where.get("surface")) in per:
+    per = _find(hyper, "surfaces")
+    if "surface" in where and isinstance(per, dict) and str(where["surface"]) in per:
         return str(per[str(where["surface"])])
-    kind = hyper.get("path")
+    kind = _find(hyper, "path")
     return str(kind) if kind in CORNERS else None
 
 
 def _anchor_names(ds: xr.Dataset, where: dict[str, Any], kind: str) -> list[str]:
     n = len(CORNERS[kind])
-    names = _hyper(ds).get("anchors")
+    if "surface" in where:
+        # A surface named after what it passes through, e.g. "solutions:a,b,c" or
+        # "init:a,b" (the init, then a and b); the stored anchors are one surface's.
+        prefix, _, rest = str(where["surface"]).partition(":")
+        listed = rest.split(",") if rest else []
+        if len(listed) == n:
+            return listed
+        if listed and len(listed) == n - 1:
+            return [prefix, *listed]
+        return DEFAULT_NAMES[kind]
+    names = _find(_hyper(ds), "anchors")
     if isinstance(names, list) and len(names) == n:
         return [str(a) for a in names]
-    # A surface named after what it passes through, e.g. "solutions:a,b,c" or
-    # "init:a,b" (the init, then a and b).
-    prefix, _, rest = str(where.get("surface", "")).partition(":")
-    listed = rest.split(",") if rest else []
-    if len(listed) == n:
-        return listed
-    if listed and len(listed) == n - 1:
-        return [prefix, *listed]
     return DEFAULT_NAMES[kind]
+
+
+def _label(where: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in where.items()) or "the slice"
 
 
 def _plain(a: np.ndarray) -> Any:
@@ -152,10 +170,6 @@ def _choices(da: xr.DataArray) -> list[dict[str, Any]]:
     others = [d for d in da.dims if d not in ("alpha", "beta")]
     values = [list(da[d].values) if d in da.coords else list(range(da.sizes[d])) for d in others]
     return [dict(zip(others, combo)) for combo in itertools.product(*values)]
-
-
-def _label(where: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in where.items()) or "the slice"
 
 
 def _figure(name: str, ds: xr.Dataset) -> Any:
@@ -173,7 +187,7 @@ def _figure(name: str, ds: xr.Dataset) -> Any:
         pos = {d: v for d, v in where.items() if d not in loss.coords}
         z = loss.sel(sel).isel(pos).transpose("beta", "alpha").values.astype(float)
         e = error.broadcast_like(loss).sel(sel).isel(pos).transpose("beta", "alpha").values.astype(float)
-        label = _label(where)
+        label = _label({d: v for d, v in where.items() if loss.sizes[d] > 1})
         first = not groups
         fig.add_trace(go.Surface(
             x=alpha, y=beta, z=_plain(z), customdata=_plain(e), name=label, visible=first,

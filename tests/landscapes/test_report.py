@@ -32,8 +32,10 @@ def surfaces_dataset() -> xr.Dataset:
             hyperparameters={"surfaces": {surface: "bilinear" if s == 0 else "barycentric"}},
         ).expand_dims(surface=[surface]))
     ds = xr.concat(parts, "surface", combine_attrs="drop_conflicts")
-    ds.attrs["hyperparameters"] = json.dumps({"surfaces": {"solutions:sgd,adam,rk2,adagrad": "bilinear",
-                                                           "init:sgd,adam": "barycentric"}})
+    # As an analysis stores them: the evaluation's (one surface's anchors) nested.
+    ds.attrs["hyperparameters"] = json.dumps({"evaluation": {
+        "evaluation": {"path": "bilinear", "anchors": ["a", "b", "c", "d"]},
+        "surfaces": {"solutions:sgd,adam,rk2,adagrad": "bilinear", "init:sgd,adam": "barycentric"}}})
     return ds
 
 
