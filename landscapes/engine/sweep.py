@@ -147,6 +147,8 @@ def _choose(
     raw = given and not all(isinstance(o, torch.Tensor) for o in returned)
     if raw and output is None:
         # No tensor to check the batched runners against: the plain loop, as returned.
+        logger.debug("evaluating point by point: the user's measures receive the model's own "
+                     "output, and no output= names a tensor to check a batched pass against")
         runner = Looped(net, None, None)
         runner.raw = True
         return runner, largest
