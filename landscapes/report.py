@@ -275,13 +275,12 @@ def build(folder: str | os.PathLike, *, inline: bool = False, title: str | None 
     --------
     >>> import tempfile, numpy as np
     >>> from landscapes import results
-    >>> out = Path(tempfile.mkdtemp())
     >>> g = np.linspace(0, 1, 3)
     >>> ds = results.slice_dataset(np.add.outer(g, g), alpha=g, beta=g, analysis="plane", system="toy")
-    >>> results.save(ds, out / "results.nc").name
-    'results.nc'
-    >>> build(out).name
-    'report.html'
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = results.save(ds, Path(tmp) / "results.nc")
+    ...     print(build(tmp).name)
+    report.html
     """
     folder = Path(folder)
     if not folder.is_dir():

@@ -37,7 +37,7 @@ from landscapes.engine.batchnorm import (
     recompute_statistics_stacked,
 )
 from landscapes.engine.memory import default_budget, plan
-from landscapes.engine.outputs import describe, reader
+from landscapes.engine.outputs import reader
 from landscapes.paths import Path
 from landscapes.progress import Progress
 
