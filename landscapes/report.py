@@ -178,7 +178,7 @@ def _figure(name: str, ds: xr.Dataset) -> Any:
     import plotly.graph_objects as go
 
     loss = ds["loss"]
-    error = ds["error"] if "error" in ds else xr.full_like(loss, np.nan)
+    error = (ds["error"] if "error" in ds else xr.full_like(loss, np.nan)).broadcast_like(loss)
     alpha, beta = loss["alpha"].values.astype(float), loss["beta"].values.astype(float)
     fig = go.Figure()
     groups: list[tuple[str, int]] = []
@@ -186,7 +186,7 @@ def _figure(name: str, ds: xr.Dataset) -> Any:
         sel = {d: v for d, v in where.items() if d in loss.coords}
         pos = {d: v for d, v in where.items() if d not in loss.coords}
         z = loss.sel(sel).isel(pos).transpose("beta", "alpha").values.astype(float)
-        e = error.broadcast_like(loss).sel(sel).isel(pos).transpose("beta", "alpha").values.astype(float)
+        e = error.sel(sel).isel(pos).transpose("beta", "alpha").values.astype(float)
         label = _label({d: v for d, v in where.items() if loss.sizes[d] > 1})
         first = not groups
         fig.add_trace(go.Surface(
