@@ -304,7 +304,13 @@ def _interrupts_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, before)
 
 
-def _start(workers: int) -> tuple[Any, Any]:
+#: Where a local cluster's scheduler, workers and dashboard listen unless told: this
+#: machine only (Dask's dashboard would otherwise listen on every interface, showing
+#: the tasks and logs to the network).
+LOOPBACK = "127.0.0.1"
+
+
+def _start(workers: int, host: str = LOOPBACK) -> tuple[Any, Any]:
     from dask.distributed import Client, LocalCluster
 
     # One Dask thread per worker: a worker runs one task at a time, with the torch
@@ -312,10 +318,16 @@ def _start(workers: int) -> tuple[Any, Any]:
     # shows the bar, not Dask's chatter.
     with _interrupts_ignored():
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               silence_logs=logging.ERROR, dashboard_address=":0")
+                               silence_logs=logging.ERROR, host=host,
+                               dashboard_address=f"{_bracketed(host)}:0")
     client = Client(cluster, set_as_default=False)
     client.register_plugin(_quiet_plugin())
     return cluster, client
+
+
+def _bracketed(host: str) -> str:
+    """``host`` as an address's host part (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 @dataclass
@@ -333,12 +345,14 @@ class Cluster:
 @contextlib.contextmanager
 def open_cluster(workers: int | None = None, scheduler: str | None = None, *,
                  threads: int | None = None, quiet: bool = False,
-                 stream: TextIO | None = None) -> Iterator[Cluster | None]:
+                 stream: TextIO | None = None, host: str = LOOPBACK) -> Iterator[Cluster | None]:
     """A :class:`Cluster` for ``--workers`` or ``--scheduler``, else ``None``.
 
     Neither given: yields ``None`` without importing Dask. Otherwise starts (or joins)
     the cluster, checks its workers (:func:`check_workers`), says where its dashboard
-    is, and closes what it started on exit.
+    is, and closes what it started on exit. A local cluster's scheduler, workers and
+    dashboard listen on ``host`` only, by default :data:`LOOPBACK` (this machine);
+    name another address (``"0.0.0.0"`` for every interface) to reach them from others.
 
     Raises
     ------
@@ -353,6 +367,8 @@ def open_cluster(workers: int | None = None, scheduler: str | None = None, *,
         raise ValueError("give --workers or --scheduler, not both")
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise ValueError(f"--workers must be at least 1, got {workers!r}")
+    if not isinstance(host, str) or not host.strip("[]"):
+        raise ValueError(f"host must be an address to listen on, e.g. {LOOPBACK!r}, got {host!r}")
     try:
         import distributed  # noqa: F401
     except ImportError:
@@ -361,7 +377,7 @@ def open_cluster(workers: int | None = None, scheduler: str | None = None, *,
     out = sys.stderr if stream is None else stream
     cluster = None
     if workers is not None:
-        cluster, client = _start(workers)
+        cluster, client = _start(workers, host.strip("[]"))
         what = f"a local Dask cluster of {workers} worker process{'es' if workers > 1 else ''}"
     else:
         client = _connect(scheduler)  # type: ignore[arg-type]

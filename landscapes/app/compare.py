@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from landscapes import results
+from landscapes import report, results
 from landscapes.app.analyses import ANALYSES, REGISTRY, ZOO_ANALYSES, get_analysis
 from landscapes.app.outputs import working_in
 from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
@@ -59,7 +59,8 @@ def run(
         Analysis names (see :mod:`landscapes.app.analyses`).
     budget : Budget
     out : pathlib.Path
-        Output folder: ``comparison.nc``, ``comparison.png``/``.pdf``, ``summary.csv``.
+        Output folder: ``comparison.nc``, ``comparison.png``/``.pdf``, ``summary.csv``,
+        and ``report.html`` (:mod:`landscapes.report`).
     runtime : Runtime, optional
     reuse : bool
         Read analyses computed before with the same settings from the cache.
@@ -81,6 +82,7 @@ def run(
     figure(study, out / "comparison.png")
     table = study.table()
     write_csv(table, out / "summary.csv")
+    report.build(out)
     return tree, table
 
 
@@ -230,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     _, table = done
     print(format_table(table))
-    print(f"\nwrote {out / 'comparison.nc'}, {out / 'comparison.png'}, {out / 'summary.csv'} "
+    print(f"\nwrote {out / 'comparison.nc'}, {out / 'comparison.png'}, {out / 'summary.csv'}, "
+          f"{out / report.FILE} "
           f"in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from landscapes import results
+from landscapes import report, results
 from landscapes.app.papers import REGISTRY, get_paper
 from landscapes.app.outputs import working_in
 from landscapes.app.papers.base import DATASET_NAMES, Figure, Outcome, Paper
@@ -216,6 +216,7 @@ def run(paper: Paper, budget: Budget, runtime: Runtime, out: Path, *,
         write_csv(study.table(), out / "summary.csv")
     rows = _findings(paper, the_plan, outcome)
     _write_findings(paper, budget_name, rows, the_plan, out, time.perf_counter() - start, docs)
+    report.build(out)
     return rows
 
 
@@ -405,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     width = max(len(r["verdict"].split(":")[0]) for r in rows)
     for r in rows:
         print(f"Fig. {r['figure']:8s} {r['verdict'].split(':')[0]:{width}s}  {r['claim']}")
-    print(f"\nwrote {out} (figures, results.nc, findings.md) in "
+    print(f"\nwrote {out} (figures, results.nc, findings.md, {report.FILE}) in "
           f"{time.perf_counter() - start:.1f} s")
     return 0
 

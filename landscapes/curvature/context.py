@@ -21,7 +21,8 @@ from landscapes.anchors import as_anchor
 from landscapes.devices import resolve_device
 from landscapes.engine.batches import Batches, as_batches
 from landscapes.engine.batchnorm import has_batchnorm, recompute_statistics
-from landscapes.engine.outputs import Output, check_output, reader
+from landscapes.engine.measures import loss_reader
+from landscapes.engine.outputs import Output, check_output
 from landscapes.engine.point_measures import PointContext
 from landscapes.engine.tied import tied_groups
 
@@ -157,7 +158,7 @@ def point_context(
         state=state,
         batches=placed,
         loss_fn=loss_fn,
-        read_output=reader(output),
+        read_output=loss_reader(loss_fn, output),
         bn=bn if bn != "train" else "interpolate",
         tied=tied,
         index=(),

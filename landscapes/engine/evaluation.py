@@ -89,14 +89,20 @@ def evaluate(
         ``loss_fn(outputs, targets)`` returning the *mean* over the batch (or the sum,
         if it has ``reduction="sum"``). Batches are weighted by their size (the first
         dimension of the targets) so the result is the mean over the whole split.
-        ``outputs`` is the tensor ``output`` reads from the model's output.
-        Default :class:`torch.nn.CrossEntropyLoss`.
+        A function of your own receives what the model returns (a dict, a tuple, a
+        Hugging Face ``ModelOutput``), e.g. ``lambda out, y: cross_entropy(out["logits"], y)``;
+        torch's own losses (a ``torch.nn`` loss module, a ``torch.nn.functional``
+        function) receive the tensor ``output`` reads. Default
+        :class:`torch.nn.CrossEntropyLoss`.
     error : "auto", callable or None
         ``"auto"``: top-1 classification error where outputs are class scores and
         targets integer labels, else NaN. A callable returns the batch's error
-        fraction. ``None``: NaN (undefined).
+        fraction, and receives what the model returns, as a ``loss_fn`` of your own.
+        ``None``: NaN (undefined). ``"auto"`` reads the tensor ``output`` says, and
+        is NaN, with a warning, for a model that returns no tensor and no ``output``.
     metrics : dict of str to callable, optional
-        Extra per-batch means, each stored as a variable of that name.
+        Extra per-batch means, each stored as a variable of that name; they receive
+        what the model returns, as a ``loss_fn`` of your own.
     measures : list of PointMeasure, optional
         Measures that need the parameters at each point, not only the outputs (a
         gradient norm, Hessian eigenvalues: :mod:`landscapes.engine.point_measures`),
@@ -109,7 +115,9 @@ def evaluate(
         key of a dict (a Hugging Face ``ModelOutput``, or an attribute of a named
         tuple), e.g. ``"logits"``; an index into a tuple, e.g. ``0`` for
         ``(logits, aux)``; or a callable ``output(model_output)`` returning the tensor.
-        Loss, error, metrics and the divergence all receive that tensor. Default
+        The built-in loss and error, torch's own losses and metrics, and the
+        divergence receive that tensor; functions of your own receive what the model
+        returns, whatever ``output`` says. Default
         ``None``: the model returns a tensor (anything else is an error that shows
         what it returned). Recorded in the hyperparameters.
     reference : state dict or module, optional

@@ -7,17 +7,20 @@ The same row function serves the per-point loop and the batched engine (under
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from landscapes.anchors import Anchor
+from landscapes.engine.outputs import reader
 
 __all__ = ["Measures", "classification_error", "is_classification", "per_example_loss",
-           "example_losses", "label_disagreement"]
+           "example_losses", "label_disagreement", "takes_tensor"]
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -36,6 +39,19 @@ class Measures:
     #: The loss per example (``reduction="none"``), when asked for; see
     #: :func:`per_example_loss`.
     per_example: Metric | None = None
+    #: Set by the sweep when the runner hands over what the model returns (a dict, a
+    #: tuple): the function that reads the tensor from it for torch's own losses, the
+    #: ``"auto"`` error and the divergence (``None`` where the output is not a tensor
+    #: and ``output`` is unset). ``None``: the runner hands over that tensor itself.
+    read: Callable[[Any], torch.Tensor | None] | None = None
+
+    @property
+    def given_output(self) -> bool:
+        """Whether some measure is the user's own function, which receives what the
+        model returns (dict, tuple, ``ModelOutput``) rather than the tensor
+        ``output`` reads (:func:`takes_tensor`)."""
+        fns = [self.loss_fn, *self.metrics.values(), *([self.error] if callable(self.error) else [])]
+        return any(not takes_tensor(fn) for fn in fns)
 
     @property
     def names(self) -> list[str]:
@@ -47,6 +63,67 @@ class Measures:
     def summed(self) -> bool:
         """Whether the loss sums over the batch instead of averaging."""
         return getattr(self.loss_fn, "reduction", "mean") == "sum"
+
+
+def takes_tensor(fn: Any) -> bool:
+    """Whether ``fn`` is torch's own (a ``torch.nn`` loss module, a function of
+    ``torch.nn.functional``, possibly in a :func:`functools.partial`).
+
+    Those take tensors, so they receive the tensor ``output=`` reads; any other
+    callable is the user's, written for what their model returns, and receives that.
+
+    Examples
+    --------
+    >>> import torch
+    >>> takes_tensor(torch.nn.CrossEntropyLoss()), takes_tensor(torch.nn.functional.mse_loss)
+    (True, True)
+    >>> takes_tensor(lambda out, y: torch.nn.functional.cross_entropy(out["logits"], y))
+    False
+    """
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    owner = type(fn) if isinstance(fn, nn.Module) else fn
+    return (getattr(owner, "__module__", None) or "").split(".")[0] == "torch"
+
+
+def as_returned(outputs: Any) -> Any:
+    """What the model returned, unchanged: the reader of a loss of the user's own."""
+    return outputs
+
+
+def loss_reader(loss_fn: Any, output: Any) -> Callable[[Any], Any]:
+    """The reader whose result ``loss_fn`` receives: what the model returns for a loss
+    of the user's own, the tensor ``output`` reads for torch's (:func:`takes_tensor`)
+    and for the built-in loss (``loss_fn=None``) -- the rule of
+    :func:`landscapes.evaluate`, for measures that call the loss themselves.
+
+    Examples
+    --------
+    >>> import torch
+    >>> out = {"logits": torch.ones(2)}
+    >>> loss_reader(None, "logits")(out), loss_reader(lambda o, y: o, "logits")(out) is out
+    (tensor([1., 1.]), True)
+    """
+    if loss_fn is not None and not takes_tensor(loss_fn):
+        return as_returned
+    return reader(output)
+
+
+def _seen(m: Measures, outputs: Any) -> tuple[torch.Tensor | None, Any]:
+    """The tensor torch's own measures take (widened, see :func:`widened`; ``None``
+    where there is none) and what the user's receive."""
+    if m.read is None:
+        t = widened(outputs)
+        return t, t
+    t = m.read(outputs)
+    return (None if t is None else widened(t)), outputs
+
+
+def _needed(tensor: torch.Tensor | None, outputs: Any) -> torch.Tensor:
+    """``tensor``, or the clear error that says how to choose one from ``outputs``."""
+    if tensor is None:
+        return reader(None)(outputs)  # raises: names what the model returned
+    return tensor
 
 
 def is_classification(outputs: torch.Tensor, targets: torch.Tensor) -> bool:
@@ -172,32 +249,42 @@ def row(
     divergence entry is the sum of squared output distances. An undefined error (``error=None``, or one that
     returns ``None``) is NaN. ``outputs`` are cast to float32 at least, so that
     reduced-precision forward passes still accumulate in full precision.
+
+    ``outputs`` is the tensor ``output=`` reads, or, where :attr:`Measures.read` is
+    set, what the model returned: the user's own functions then receive it as it
+    is, torch's own (:func:`takes_tensor`) and the ``"auto"`` error the tensor read
+    from it (the ``"auto"`` error is NaN where there is none to read).
     """
-    outputs = widened(outputs)
+    tensor, given = _seen(m, outputs)
     n = targets.shape[0] if targets.dim() else 1
-    loss = _cross_entropy(m.loss_fn, outputs, targets)
-    if loss is None:
-        loss = m.loss_fn(outputs, targets)
+    if takes_tensor(m.loss_fn):
+        t = _needed(tensor, given)
+        loss = _cross_entropy(m.loss_fn, t, targets)
+        if loss is None:
+            loss = m.loss_fn(t, targets)
+    else:
+        loss = m.loss_fn(given, targets)
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         raise ValueError(
             f"loss_fn returned {type(loss).__name__} of shape "
             f"{tuple(getattr(loss, 'shape', ()))!r}; it must return one number per batch "
             "(reduction='mean')"
         )
-    values = [_float64(loss, outputs) * (1 if m.summed else n)]
-    if m.error is None:
+    values = [_float64(loss, targets) * (1 if m.summed else n)]
+    if m.error is None or (m.error == "auto" and tensor is None):
         err = None
     elif m.error == "auto":
-        err = classification_error(outputs, targets)
+        err = classification_error(tensor, targets)
     else:
-        err = m.error(outputs, targets)  # type: ignore[operator]
-    values.append(_float64(math.nan if err is None else err, outputs) * n)
+        err = m.error(_needed(tensor, given) if takes_tensor(m.error) else given, targets)  # type: ignore[operator]
+    values.append(_float64(math.nan if err is None else err, targets) * n)
     for fn in m.metrics.values():
-        values.append(_float64(fn(outputs, targets), outputs) * n)
+        values.append(_float64(fn(_needed(tensor, given) if takes_tensor(fn) else given, targets), targets) * n)
     if ref_out is not None:
-        agree = label_disagreement(outputs, ref_out, targets)
-        values.append(_float64(math.nan if agree is None else agree, outputs) * n)
-        diff = compare_form(outputs, m.divergence) - ref_out
+        t = _needed(tensor, given)
+        agree = label_disagreement(t, ref_out, targets)
+        values.append(_float64(math.nan if agree is None else agree, targets) * n)
+        diff = compare_form(t, m.divergence) - ref_out
         values.append(diff.to(torch.float64).reshape(n, -1).pow(2).sum())
     return torch.stack(values)
 
@@ -230,7 +317,7 @@ def example_losses(m: Measures, outputs: torch.Tensor, targets: torch.Tensor) ->
     elements, so that the mean over examples is the loss :func:`row` accumulates
     (for losses without class weights or ignored targets, which reweight examples).
     """
-    outputs = widened(outputs)
+    outputs = _needed(*_seen(m, outputs))
     n = targets.shape[0] if targets.dim() else 1
     found = _cross_entropy_per_example(m.loss_fn, outputs, targets)
     per = m.per_example(outputs, targets) if found is None else found[0]  # type: ignore[misc]

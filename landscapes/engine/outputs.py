@@ -11,8 +11,13 @@ argument of :func:`landscapes.evaluate` says which tensor is *the* output:
 - an ``int`` -- an index into a tuple or list (or a ``ModelOutput``);
 - a callable -- ``output(model_output)`` returns the tensor.
 
+That tensor is what the built-in loss and error, torch's own losses and the
+divergence receive. A ``loss_fn``, error or metric of the user's own receives what
+the model returns, as it is (:func:`landscapes.engine.measures.takes_tensor` tells
+the two apart).
+
 The reader runs inside the engine's vmapped forward pass, so only the chosen tensor
-is stacked over the points.
+is stacked over the points when no measure of the user's needs the whole output.
 """
 
 from __future__ import annotations

@@ -64,7 +64,9 @@ class PointContext:
         ``loss_fn(outputs, targets)`` returning the mean over the batch (or the sum,
         if it has ``reduction="sum"``); outputs as ``read_output`` gives them.
     read_output : callable
-        Turns the model's raw output into the tensor ``loss_fn`` takes (``output=``).
+        Turns the model's raw output into what ``loss_fn`` takes: the tensor
+        ``output=`` reads for the built-in loss and torch's own, what the model returns
+        for a loss of the user's (:func:`landscapes.engine.measures.loss_reader`).
     bn : str
         ``"interpolate"`` or ``"recompute"``: how ``state``'s statistics were made.
     tied : list of tuple of str

@@ -34,7 +34,8 @@ from landscapes.devices import resolve_device
 from landscapes.engine.batches import Batches, as_batches
 from landscapes.engine.batchnorm import BN_MODES, eval_mode, has_batchnorm, recompute_statistics
 from landscapes.engine.checks import check_loss_fn, check_model_keys, describe_fn
-from landscapes.engine.outputs import Output, check_output, label, reader
+from landscapes.engine.measures import loss_reader
+from landscapes.engine.outputs import Output, check_output, label
 from landscapes.engine.point_measures import PointContext, PointMeasure, Variable
 from landscapes.engine.runners import Chunk, stack_anchors
 from landscapes.engine.sweep import _input_dtype, _on, _on_device, _to
@@ -221,7 +222,7 @@ def sweep_points(
     base = dict(net.state_dict())
     placed = {s: _OnDevice(b, dev, dtype) for s, b in splits.items()}
     bn_placed = None if bn_source is None else _OnDevice(bn_source, dev, dtype)
-    read = reader(settings.output)
+    read = loss_reader(settings.loss_fn, settings.output)
     shapes = {m.name: {var: tuple(len(coords[d]) for d in spec.dims)
                        for var, spec in m.variables().items()} for m in measures}
     found: dict[str, dict[tuple[str, str], list[np.ndarray]]] = {

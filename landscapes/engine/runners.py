@@ -19,13 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.utils import _pytree as pytree
 
 from landscapes.engine import measures
 from landscapes.engine.first_layer import Reuse, combine
 from landscapes.engine.fusion import finite_points, onednn_active
 from landscapes.anchors import Anchor, is_interpolated
 
-__all__ = ["Chunk", "Batched", "Looped", "Runner", "stack_anchors"]
+__all__ = ["Chunk", "Batched", "Looped", "Runner", "points", "stack_anchors"]
 
 logger = logging.getLogger("landscapes.engine")
 
@@ -36,6 +37,16 @@ def stack_anchors(anchors: Sequence[Anchor]) -> tuple[dict[str, torch.Tensor], A
     stacked = {k: torch.stack([a[k] for a in anchors]) for k, v in anchors[0].items() if is_interpolated(v)}
     fixed = {k: v for k, v in anchors[0].items() if not is_interpolated(v)}
     return stacked, fixed
+
+
+def points(outputs: Any) -> Sequence[Any]:
+    """A runner's outputs point by point: a list as it is, a stacked tensor or a
+    stacked dict or tuple (what a model returns, under vmap) split along its
+    leading point dimension."""
+    if isinstance(outputs, (list, torch.Tensor)):
+        return outputs
+    leaves, spec = pytree.tree_flatten(outputs)
+    return [pytree.tree_unflatten([leaf[i] for leaf in leaves], spec) for i in range(len(leaves[0]))]
 
 
 @dataclass
@@ -81,7 +92,8 @@ class Batched:
     """All points of a chunk in one vmapped forward pass per data batch.
 
     ``read`` takes the model's output to the tensor the measures receive (see
-    :mod:`landscapes.engine.outputs`); ``None`` for a model that returns that tensor.
+    :mod:`landscapes.engine.outputs`); ``None`` hands over what the model returns (a
+    tensor, or the dict or tuple the user's own measures receive: :attr:`raw`).
     """
 
     def __init__(
@@ -96,6 +108,8 @@ class Batched:
         #: The model with batch norm folded into its convolutions, for evaluation
         #: passes (see :mod:`landscapes.engine.fusion`); ``None``: the model itself.
         self.fused: nn.Module | None = None
+        #: Whether :meth:`forward` gives what the model returns, not a tensor read from it.
+        self.raw = False
 
     def place(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` in the memory layout this runner was found fastest with."""
@@ -158,18 +172,18 @@ class Batched:
     def rows(
         self,
         m: measures.Measures,
-        outputs: torch.Tensor | Sequence[torch.Tensor],
+        outputs: Any,
         y: torch.Tensor,
         ref_out: torch.Tensor | None,
     ) -> torch.Tensor:
         """Every point's measure row, vmapped where the measures allow it."""
-        if self.vmap_measures and isinstance(outputs, torch.Tensor):
+        if self.vmap_measures and not isinstance(outputs, list):
             try:
                 return torch.vmap(lambda o: measures.row(m, o, y, ref_out))(outputs)
             except Exception as exc:  # noqa: BLE001 -- a user metric vmap cannot run: loop
                 logger.debug("measures run per point: vmap failed with %r", exc)
                 self.vmap_measures = False
-        return torch.stack([measures.row(m, o, y, ref_out) for o in outputs])
+        return torch.stack([measures.row(m, o, y, ref_out) for o in points(outputs)])
 
 
 class Looped(Batched):

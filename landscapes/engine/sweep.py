@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from landscapes.engine.runners import Batched, Chunk, Looped, Runner, stack_anchors
+from landscapes.engine.runners import Batched, Chunk, Looped, Runner, points, stack_anchors
 from landscapes.engine.first_layer import Reuse, find
 from landscapes.engine.fusion import FusedConv, fuse, onednn_active
 from landscapes.engine.glibc_heap import MMAP_CEILING, kept
@@ -106,12 +107,9 @@ def _matches(got: torch.Tensor, expected: torch.Tensor) -> bool:
 ALIVE = 3
 
 
-def _largest_output(
-    net: nn.Module, probe: Chunk, x: torch.Tensor, read: Callable[[Any], torch.Tensor]
-) -> tuple[list[torch.Tensor], int]:
-    """Per-point outputs on the probe, as ``read`` takes them from the model's (which
-    raises a clear error if they do not fit), and the bytes of the largest layer output
-    that one example allocates at one point."""
+def _largest_output(net: nn.Module, probe: Chunk, x: torch.Tensor) -> tuple[list[Any], int]:
+    """Per-point outputs on the probe, as the model returns them, and the bytes of the
+    largest layer output that one example allocates at one point."""
     largest = 0
 
     def measure(module: nn.Module, args: Any, out: Any) -> None:
@@ -132,24 +130,60 @@ def _largest_output(
         for h in handles:
             h.remove()
     n = x.shape[0] if x.dim() else 1
-    return [read(out) for out in returned], -(-largest // max(n, 1))
+    return returned, -(-largest // max(n, 1))
 
 
 def _choose(
-    net: nn.Module, anchors: list[Anchor], probe: Chunk, x: torch.Tensor, output: Any
+    net: nn.Module, anchors: list[Anchor], probe: Chunk, x: torch.Tensor, output: Any, given: bool
 ) -> tuple[Runner, int]:
     """How to run this model, and the bytes of its largest layer output per example.
 
     Runs the per-point forward pass on a few examples at the first points, then the
     batched one with and without first-layer reuse, and keeps the fastest that agrees.
+    ``given``: some measure is the user's own and receives what the model returns;
+    where that is not a tensor the runner hands it over (:attr:`Batched.raw`).
     """
-    expected, largest = _largest_output(net, probe, x, reader(output))
+    returned, largest = _largest_output(net, probe, x)
+    raw = given and not all(isinstance(o, torch.Tensor) for o in returned)
+    if raw and output is None:
+        # No tensor to check the batched runners against: the plain loop, as returned.
+        logger.debug("evaluating point by point: the user's measures receive the model's own "
+                     "output, and no output= names a tensor to check a batched pass against")
+        runner = Looped(net, None, None)
+        runner.raw = True
+        return runner, largest
+    read = reader(output)  # raises one clear error where the choice does not fit
+    expected = [read(out) for out in returned]
     # A model that returns the tensor itself needs no reading on the hot path.
-    read = None if output is None else reader(output)
-    runner = _fastest(net, anchors, probe, x, expected, read)
+    runner = _fastest(net, anchors, probe, x, expected, None if output is None else read)
     _prefer_channels_last(net, runner, anchors, probe, x, expected)
     _prefer_fused(net, runner, anchors, probe, x, expected)
+    if raw:
+        runner = _as_returned(runner, probe, x, anchors, expected, read)
     return runner, largest
+
+
+def _as_returned(
+    runner: Runner, probe: Chunk, x: torch.Tensor, anchors: list[Anchor], expected: list[torch.Tensor],
+    read: Callable[[Any], torch.Tensor],
+) -> Runner:
+    """``runner`` handing over what the model returns, if its tensors still agree
+    under vmap (a string or ``None`` among them stops vmap), else the same as a loop."""
+    runner.read, runner.raw = None, True
+    lean = replace(probe, params={k: v for k, v in probe.params.items() if k not in runner.skipped})
+    placed = runner.place(x)
+    try:
+        with runner.installed(), eval_mode(runner.net), torch.no_grad():
+            got = points(runner.forward(lean, placed, runner.prepare(placed, range(len(anchors)))))
+        ok = len(got) == len(expected) and all(_matches(read(g), e) for g, e in zip(got, expected))
+    except Exception as exc:  # noqa: BLE001 -- whatever vmap cannot return, the loop can
+        logger.debug("points one after another: the model's own output failed with %r", exc)
+        ok = False
+    if ok or isinstance(runner, Looped):
+        return runner
+    looped = Looped(runner.net, runner.reuse, None)
+    looped.raw, looped.fused, looped.channels_last = True, runner.fused, runner.channels_last
+    return looped
 
 
 def _probe_outputs(runner: Runner, probe: Chunk, x: torch.Tensor, anchors: list[Anchor]) -> torch.Tensor:
@@ -423,13 +457,21 @@ def sweep(
     first, _ = next(iter(next(iter(splits.values()))))
     x0 = _to(first[:PROBE_EXAMPLES], dev, dtype)
     probe = Chunk.build(stacked, fixed, path.coefficients[:2])
-    output = measures.output
-    signature = (tuple(x0.shape[1:]), x0.dtype, output if isinstance(output, (str, int)) else id(output))
+    output, given = measures.output, measures.given_output
+    signature = (tuple(x0.shape[1:]), x0.dtype, output if isinstance(output, (str, int)) else id(output), given)
     runner, largest = cache.get(
         ("runner", *model_key, *anchors_key, signature),
-        lambda: _choose(net, anchors, probe, x0, output),
+        lambda: _choose(net, anchors, probe, x0, output, given),
         (output,),
     )
+    if runner.raw:
+        measures = replace(measures, read=_tensor_of(output))
+        if output is None and measures.error == "auto":
+            warnings.warn(
+                "error='auto' is NaN: the model returns no tensor to read it from; pass "
+                "output= (e.g. output='logits') for the top-1 error, or error=None",
+                stacklevel=3,
+            )
     example_bytes = ALIVE * largest
 
     budget = settings.memory or default_budget(dev)
@@ -476,6 +518,14 @@ def sweep(
     finally:
         bar.close(failed=failed)
     return out
+
+
+def _tensor_of(output: Any) -> Callable[[Any], torch.Tensor | None]:
+    """What torch's own measures read from the model's output: the ``output=``
+    choice, or, without one, the output if it is a tensor (else ``None``)."""
+    if output is None:
+        return lambda out: out if isinstance(out, torch.Tensor) else None
+    return reader(output)
 
 
 def _pieces(x: torch.Tensor, y: torch.Tensor, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -533,7 +583,7 @@ def _run_split(
                         outputs = runner.forward(chunk, xs, prepared, fused)
                     rows.append(runner.rows(m, outputs, ys, ref_out))
                     if m.per_example is not None:
-                        losses.append(torch.stack([example_losses(m, o, ys) for o in outputs]))
+                        losses.append(torch.stack([example_losses(m, o, ys) for o in points(outputs)]))
                 sums = torch.cat(rows) if sums is None else sums.add_(torch.cat(rows))
                 if losses:
                     each.append(torch.cat(losses))

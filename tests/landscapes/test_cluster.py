@@ -154,3 +154,42 @@ def test_the_default_path_never_imports_dask(tmp_path, data_root):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "out" / "comparison.nc").exists()
+
+
+def _listening(pids: list[int]) -> set[tuple[int, str, int]]:
+    import psutil
+
+    found = set()
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            conns = proc.net_connections(kind="inet") if hasattr(proc, "net_connections") else proc.connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        found |= {(pid, c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN}
+    return found
+
+
+def test_a_local_cluster_listens_on_loopback_only():
+    pytest.importorskip("distributed")
+    psutil = pytest.importorskip("psutil")
+    me = os.getpid()
+    before = _listening([me])
+    with cluster.open_cluster(1, quiet=True) as opened:
+        pids = [me, *(p.pid for p in psutil.Process(me).children(recursive=True))]
+        new = _listening(pids) - before
+        link = opened.client.dashboard_link
+    assert any(pid != me for pid, _, _ in new), new  # the worker's (and nanny's) own listeners
+    assert any(pid == me for pid, _, _ in new), new  # the scheduler's, in this process
+    everywhere = sorted(s for s in new if s[1] in ("0.0.0.0", "::", ""))
+    assert not everywhere, f"listening on every interface: {everywhere}"
+    assert all(ip.startswith("127.") or ip == "::1" for _, ip, _ in new), new
+    if cluster._has_bokeh():
+        assert "127.0.0.1" in link
+        assert any(str(port) in link for pid, _, port in new if pid == me)
+
+
+def test_open_cluster_refuses_an_empty_host():
+    with pytest.raises(ValueError, match=r"host must be an address to listen on.*got ''"):
+        with cluster.open_cluster(1, host=""):
+            pass

@@ -36,7 +36,7 @@ def private_home(tmp_path, monkeypatch):
 def test_theory_run_writes_three_outputs_with_every_analysis(tmp_path):
     tree, table = compare.run(["deep_linear", "deep_linear_L2_w3"], list(ANALYSES),
                               settings(), tmp_path, runtime=runtime())
-    for name in ("comparison.nc", "comparison.png", "comparison.pdf", "summary.csv"):
+    for name in ("comparison.nc", "comparison.png", "comparison.pdf", "summary.csv", "report.html"):
         assert (tmp_path / name).stat().st_size > 0
     back = results.load_tree(tmp_path / "comparison.nc")
     assert set(back.children) == set(ANALYSES)

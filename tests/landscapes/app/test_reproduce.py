@@ -58,6 +58,8 @@ def test_closed_form_figures_end_to_end(tmp_path, capsys):
     tree = results.load_tree(out / "results.nc")
     assert {"deep_linear", "random_walks", "quadratic"} <= set(tree.children)
     assert "reproduced" in capsys.readouterr().out
+    page = (out / "report.html").read_text()  # the findings table, the figures, offline
+    assert page.count("<tr>") == len(rows) + 1 and page.count("data:image/png;base64,") >= 4
 
 
 def test_frankle_on_tiny_networks_writes_every_figure_and_judges_every_claim(tmp_path,

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from landscapes import evaluate, paths
-from landscapes.engine.outputs import describe
+from landscapes.engine.outputs import describe, reader
 
 LOGGER = "landscapes.engine"
 Pair = namedtuple("Pair", ["logits", "aux"])
@@ -100,12 +100,16 @@ def test_reading_the_output_gives_the_numbers_of_the_plain_tensor_model(builder,
     wrapped.kind = KIND[read]
     train, test = (x[:32], y[:32]), (x[32:], y[32:])
     options = {"bn": bn, "bn_batches": 2, "device": "cpu", "batch_size": 16, "chunk_size": 3,
-               "progress": False, "metrics": {"mean_logit": lambda o, t: o.mean()}}
+               "progress": False}
     plain = evaluate(body, paths.bilinear(*anchors, [0.0, 0.5, 1.0], [0.0, 1.0]),
-                     {"train": train, "test": test}, reference=anchors[1], **options)
+                     {"train": train, "test": test}, reference=anchors[1],
+                     metrics={"mean_logit": lambda o, t: o.mean()}, **options)
+    # A user's metric receives what the model returns, and reads the logits itself.
+    own = reader(READ[read])
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
         ds = evaluate(wrapped, paths.bilinear(*prefixed, [0.0, 0.5, 1.0], [0.0, 1.0]),
-                      {"train": train, "test": test}, reference=prefixed[1], output=READ[read], **options)
+                      {"train": train, "test": test}, reference=prefixed[1], output=READ[read],
+                      metrics={"mean_logit": lambda o, t: own(o).mean()}, **options)
     for message in how:  # the engine path this case is meant to exercise really ran
         assert message in caplog.text
     for name in ("loss", "error", "mean_logit", "divergence"):
@@ -131,12 +135,10 @@ def test_output_is_recorded_in_the_hyperparameters():
     assert '"output"' not in ds.attrs["hyperparameters"]  # nothing to record for a tensor
 
 
-def test_a_dict_without_output_is_one_clear_error_even_with_a_custom_loss():
+def test_a_dict_without_output_is_one_clear_error_for_the_built_in_loss():
     _, _, wrapped, prefixed, x, y = setup(mlp, "dict")
-    loss = lambda out, t: nn.functional.cross_entropy(out["logits"], t)
     with pytest.raises(TypeError) as info:
-        evaluate(wrapped, paths.linear(*prefixed[:2], [0.0, 1.0]), (x, y), loss_fn=loss, error=None,
-                 device="cpu", progress=False)
+        evaluate(wrapped, paths.linear(*prefixed[:2], [0.0, 1.0]), (x, y), device="cpu", progress=False)
     message = str(info.value)
     assert "returned a dict with keys ['aux' (Tensor () float64), 'logits' (Tensor (8, 3) float64)" in message
     assert "evaluate(..., output='logits')" in message

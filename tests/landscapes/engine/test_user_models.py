@@ -51,6 +51,9 @@ class Setup:
     tensors: Callable[[Any, Any], tuple[torch.Tensor, torch.Tensor]] = lambda x, y: (x, y)
     #: Batch norm recompute data, when ``bn="recompute"``.
     bn_x: torch.Tensor | None = None
+    #: Whether the loss, error and metrics are the user's own, written for what the
+    #: model returns (they receive it as it is, not ``read`` from it).
+    own: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,25 @@ def _dict() -> Setup:
                  read=lambda out: out["logits"])
 
 
+def _dict_own_loss() -> Setup:
+    torch.manual_seed(65)
+    a = DictOutput()
+    gen = torch.Generator().manual_seed(66)
+    x, y = torch.randn(48, 8, generator=gen), torch.randint(0, 3, (48,), generator=gen)
+
+    def loss(out: dict[str, Any], t: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(out["logits"], t, label_smoothing=0.05)
+
+    def error(out: dict[str, Any], t: torch.Tensor) -> torch.Tensor:
+        return (out["logits"].argmax(1) != t).double().mean()
+
+    def hidden_norm(out: dict[str, Any], t: torch.Tensor) -> torch.Tensor:
+        return out["hidden_states"][-1].pow(2).sum(1).mean()
+
+    return Setup(a, line(a, moved(a, 67)), x, y,
+                 {"loss_fn": loss, "error": error, "metrics": {"hidden_norm": hidden_norm}}, own=True)
+
+
 def _tuple() -> Setup:
     torch.manual_seed(70)
     x, y = images(48, 71)
@@ -320,6 +342,7 @@ CASES = [
     Case("lstm_lm", "LSTM language model", "recurrent layers; per-token (N, V, L) scores with cross entropy and error", _lstm),
     Case("tied_weights", "language model with output layer tied to the embedding", "tied parameters interpolated once; random-direction plane", _tied),
     Case("dict_output", "Hugging Face style dict output", "output='logits'; divergence from a reference network", _dict),
+    Case("dict_own_loss", "Hugging Face style dict output", "a loss, error and metric of the user's own, reading the dict the model returns (no output=)", _dict_own_loss),
     Case("tuple_output", "(logits, aux) from a batch-norm conv net", "output=0 with bn='recompute'; bilinear slice", _tuple),
     Case("regression", "MLP regression", "MSELoss, error=None, a custom metric (MAE)", _regression),
     Case("custom_losses", "MLP classifier", "label-smoothing loss, custom error (top-2), custom metrics", _custom_losses),
@@ -362,18 +385,20 @@ def plain_loop(setup: Setup) -> dict[str, np.ndarray]:
             sums = dict.fromkeys(names, 0.0)
             for s in range(0, len(y), BATCH):
                 xb, yb = x[s : s + BATCH], y[s : s + BATCH]
-                o = setup.read(net(xb))
+                returned = net(xb)
+                o = setup.read(returned)
+                given = returned if setup.own else o
                 n = len(yb)
-                per = float(loss_fn(o, yb))
+                per = float(loss_fn(given, yb))
                 sums["loss"] += per if getattr(loss_fn, "reduction", "mean") == "sum" else per * n
                 if error is None:
                     sums["error"] = math.nan
                 elif error == "auto":
                     sums["error"] += float((o.argmax(1) != yb).double().mean()) * n
                 else:
-                    sums["error"] += float(error(o, yb)) * n
+                    sums["error"] += float(error(given, yb)) * n
                 for name, fn in metrics.items():
-                    sums[name] += float(fn(o, yb)) * n
+                    sums[name] += float(fn(given, yb)) * n
                 if ref_net is not None:
                     sums["divergence"] += float(((o - setup.read(ref_net(xb))) ** 2).sum())
             for name in names:
