@@ -89,6 +89,10 @@ def test_dict_outputs_are_read_with_output(exact):
     torch.testing.assert_close(_flat(got, names), h @ _flat(v, names), rtol=1e-10, atol=1e-12)
     with pytest.raises(TypeError, match="not a tensor"):
         curvature.hvp(net, (x, y), v, device="cpu")
+    # A loss of the user's own receives what the model returns, as evaluate's does.
+    own = curvature.hvp(net, (x, y), v, device="cpu",
+                        loss_fn=lambda out, t: nn.functional.cross_entropy(out["logits"], t))
+    torch.testing.assert_close(_flat(own, names), h @ _flat(v, names), rtol=1e-10, atol=1e-12)
 
 
 def test_float32_products_agree_with_float64_to_float32_accuracy(mlp):
