@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from landscapes import report, results
-from landscapes.app.analyses import ANALYSES, REGISTRY, ZOO_ANALYSES, get_analysis
+from landscapes.app.analyses import ANALYSES, EXTENSIONS, REGISTRY, ZOO_ANALYSES, get_analysis
 from landscapes.app.outputs import working_in
 from landscapes.app.settings import Budget, Runtime, add_flags, budget_from_args
 from landscapes.app.study import Study, cache_root, format_table, write_csv
@@ -36,7 +36,8 @@ BUDGETS: dict[str, Budget] = {
 }
 
 #: Aliases ``--analyses`` accepts besides the analysis names.
-GROUPS = {"zooms": ("zoom", "zoom_init", "zoom_final"), "all": ANALYSES, "zoo": ZOO_ANALYSES}
+GROUPS = {"zooms": ("zoom", "zoom_init", "zoom_final"), "all": ANALYSES, "zoo": ZOO_ANALYSES,
+          "extensions": EXTENSIONS}
 
 
 def run(

@@ -125,11 +125,13 @@ def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
 def _findings(paper: Paper, the_plan: Plan, outcome: Outcome | None) -> list[dict[str, str]]:
     rows = []
     made = {f.id for f in the_plan.made}
-    for claim in paper.claims:
+    # The paper's own claims first, then the extensions (stable within each).
+    for claim in sorted(paper.claims, key=lambda c: c.extension):
         blocked = [f for f in claim.figures if f not in made and f in the_plan.blocked]
         skipped = [f for f in claim.figures if f not in made and f not in the_plan.blocked]
         missing = [s for s in claim.systems if s in the_plan.unavailable]
-        row = {"figure": ", ".join(claim.figures), "claim": claim.quote}
+        row = {"figure": ", ".join(claim.figures), "claim": claim.quote,
+               "kind": "extension" if claim.extension else "paper"}
         deferred = [f for f in claim.figures if f in the_plan.deferred]
         if blocked or missing:
             why = (the_plan.blocked[blocked[0]] if blocked
@@ -156,8 +158,16 @@ def _markdown(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_pl
              + (f" Wall time {seconds / 60:.1f} min." if seconds is not None else ""), ""]
     lines += ["| Fig. | claim (paper) | measured here | verdict |", "|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['figure']} | {cell(r['claim'])} | {cell(r['measured'])} | "
-                     f"{cell(r['verdict'])} |")
+        if r.get("kind") == "paper":
+            lines.append(f"| {r['figure']} | {cell(r['claim'])} | {cell(r['measured'])} | "
+                         f"{cell(r['verdict'])} |")
+    extensions = [r for r in rows if r.get("kind") == "extension"]
+    if extensions:
+        lines += ["", "Extensions (questions the paper did not ask, on its systems):", "",
+                  "| Fig. | question (extension) | measured here | verdict |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['figure']} | {cell(r['claim'])} | {cell(r['measured'])} | "
+                  f"{cell(r['verdict'])} |" for r in extensions]
     if the_plan.blocked or the_plan.partial or the_plan.deferred:
         lines += ["", "Not made here:", ""]
         for fid, why in {**the_plan.blocked, **the_plan.deferred}.items():
@@ -237,7 +247,7 @@ def _save_figure(fig: Any, stem: Path, docs: Path | None) -> None:
 def _write_findings(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_plan: Plan,
                     out: Path, seconds: float, docs: Path | None) -> None:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["figure", "claim", "measured", "verdict"],
+    writer = csv.DictWriter(buf, fieldnames=["figure", "claim", "measured", "verdict", "kind"],
                             lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

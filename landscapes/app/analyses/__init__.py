@@ -31,7 +31,7 @@ import importlib
 from landscapes.app.analyses.base import Analysis, Declined
 from landscapes.names import unknown_name
 
-__all__ = ["REGISTRY", "ANALYSES", "ZOO_ANALYSES", "SHARED", "get_analysis", "describe_analyses", "Analysis", "Declined"]
+__all__ = ["REGISTRY", "ANALYSES", "ZOO_ANALYSES", "EXTENSIONS", "SHARED", "get_analysis", "describe_analyses", "Analysis", "Declined"]
 
 #: Analysis name -> module under landscapes.app.analyses, in the order tables list them.
 REGISTRY: dict[str, str] = {
@@ -68,9 +68,12 @@ def get_analysis(name: str) -> Analysis:
 #: per system.
 ZOO_ANALYSES: tuple[str, ...] = tuple(name for name in REGISTRY
                                       if get_analysis(name).needs.variants)
-#: The analyses of the compare command by default, in order: every registered one that
-#: reads only the system's own runs.
-ANALYSES: tuple[str, ...] = tuple(name for name in REGISTRY if name not in ZOO_ANALYSES)
+#: Analyses beyond the papers' own (each declares ``extension``): run when named.
+EXTENSIONS: tuple[str, ...] = tuple(name for name in REGISTRY if get_analysis(name).extension)
+#: The analyses of the compare command by default, in order: every registered one of the
+#: papers' that reads only the system's own runs.
+ANALYSES: tuple[str, ...] = tuple(name for name in REGISTRY
+                                  if name not in ZOO_ANALYSES and name not in EXTENSIONS)
 
 
 def describe_analyses() -> list[tuple[str, str]]:

@@ -257,6 +257,9 @@ class Analysis:
         Runs it trains besides the system's own (the zoo, a batch-norm pair).
     cost : float
         Forward passes over the examples per point (time projection).
+    extension : bool
+        Beyond the papers' own analyses (curvature): ``compare`` runs it only when
+        named, and the paper reproductions mark its findings "extension".
     min_replicates : int
         Replicates it needs (final→final pairs two).
     ragged : bool
@@ -273,6 +276,7 @@ class Analysis:
     compared: tuple[str, ...] = ("loss",)
     needs: Needs = Needs()
     cost: float = 1.0
+    extension: bool = False
     min_replicates: int = 1
     ragged: bool = False
     #: Barrier measures (``"rise"``, ``"linear"``, ``"bump"``) whose bootstrap interval

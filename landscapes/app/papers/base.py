@@ -104,7 +104,9 @@ class Claim:
     in ``figures`` could be made and every system in ``systems`` was computed, else the
     verdict is "cannot run here" with the reason. ``needs`` are the (system, analysis)
     results the judge reads besides its figures' own: the study computes them whenever
-    the claim's figures are selected.
+    the claim's figures are selected. An ``extension`` is a question the paper did not
+    ask, answered on its systems (its ``quote`` states the question); the findings mark
+    it so and list it after the paper's own claims, never mixed with them.
     """
 
     figures: tuple[str, ...]
@@ -112,6 +114,7 @@ class Claim:
     judge: Callable[[Outcome], tuple[str, str]]
     systems: tuple[str, ...] = ()
     needs: tuple[tuple[str, str], ...] = ()
+    extension: bool = False
 
 
 @dataclass(frozen=True)
