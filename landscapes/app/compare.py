@@ -36,7 +36,8 @@ BUDGETS: dict[str, Budget] = {
 }
 
 #: Aliases ``--analyses`` accepts besides the analysis names.
-GROUPS = {"zooms": ("zoom", "zoom_init", "zoom_final"), "all": ANALYSES, "zoo": ZOO_ANALYSES,
+GROUPS = {"zooms": ("zoom", "zoom_init", "zoom_final"), "all": ANALYSES,
+          "zoo": tuple(a for a in ZOO_ANALYSES if a not in EXTENSIONS),
           "extensions": EXTENSIONS}
 
 

@@ -84,6 +84,10 @@ def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
     figures = list(paper.figures) if not figure_ids else [paper.figure(i) for i in figure_ids]
     out = Plan(paper, figures)
     for fig in figures:
+        if fig.on_request and not figure_ids:
+            out.deferred[fig.id] = (f"made on request only (an extension): python -m "
+                                    f"landscapes.reproduce {paper.name} --figures {fig.id}")
+            continue
         if budget_name is not None and fig.budgets is not None and budget_name not in fig.budgets:
             out.deferred[fig.id] = (f"made at --budget {' or '.join(fig.budgets)}: python -m "
                                     f"landscapes.reproduce {paper.name} --budget "

@@ -79,6 +79,9 @@ class Figure:
     budgets : tuple of str, optional
         The budgets that make this figure (default: every one): a figure of costly
         systems (conv nets) can have a CPU budget of its own.
+    on_request : bool
+        Made only when ``--figures`` names it: an extension that costs more than the
+        paper's own figures (curvature), so a plain reproduction stays as it was.
     """
 
     id: str
@@ -90,6 +93,7 @@ class Figure:
     missing: str = ""
     command: str = ""
     budgets: tuple[str, ...] | None = None
+    on_request: bool = False
 
     @property
     def file(self) -> str:
