@@ -49,6 +49,7 @@ REGISTRY: dict[str, str] = {
     "surfaces": "surfaces",
     "switching": "switching",
     "batchnorm": "batchnorm",
+    "curvature": "curvature",
 }
 
 #: Modules of this folder that hold shared machinery rather than an analysis.
