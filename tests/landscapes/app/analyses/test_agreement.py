@@ -21,7 +21,10 @@ from landscapes.app.systems import get_system
 #: float64 end to end; the closed forms sum squares of a polynomial's values, the engine
 #: multiplies matrices: both are exact to a few ulps of the loss scale.
 RTOL, ATOL = 1e-9, 1e-12
-BUDGET = Budget(replicates=3, points=17, zoom_points=9, max_starts=5, seed=1)
+#: The curvature's Lanczos run to exhaustion and its Hutch++ sketch spanning the twin's
+#: parameters: both are then exact, not estimates, and compared at the same tolerance.
+BUDGET = Budget(replicates=3, points=17, zoom_points=9, max_starts=5, seed=1,
+                curvature_tol=1e-12, curvature_sketch=64)
 SYSTEMS = ["deep_linear", "deep_linear_L3_w4"]
 
 
@@ -45,9 +48,11 @@ def test_engine_equals_closed_form_along_every_path(system_name, analysis_name):
     assert measured.loss.dims == exact.loss.dims
     for dim in exact.loss.dims:
         np.testing.assert_array_equal(measured[dim].values, exact[dim].values)
-    scale = float(np.abs(exact.loss).max())
-    np.testing.assert_allclose(measured.loss.values, exact.loss.values,
-                               rtol=RTOL, atol=ATOL * scale)
+    for var in analysis.compared:  # the loss, and what else the closed form has
+        scale = float(np.abs(exact[var]).max())
+        assert measured[var].dims == exact[var].dims, var
+        np.testing.assert_allclose(measured[var].values, exact[var].values,
+                                   rtol=RTOL, atol=ATOL * scale, err_msg=var)
     # the paths run between the same points: equal distances along them
     # (a coordinate equal across replicates is stored once, hence the broadcast)
     np.testing.assert_allclose(measured.distance.broadcast_like(exact.distance).values,
