@@ -50,6 +50,7 @@ REGISTRY: dict[str, str] = {
     "switching": "switching",
     "batchnorm": "batchnorm",
     "curvature": "curvature",
+    "sharpness": "sharpness",
 }
 
 #: Modules of this folder that hold shared machinery rather than an analysis.
