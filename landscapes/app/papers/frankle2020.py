@@ -19,7 +19,7 @@ import xarray as xr
 from landscapes import metrics
 from landscapes.app.analyses.from_iteration import GONE, barriers, drop
 from landscapes.app.analyses.init_to_final import MONOTONE_RTOL
-from landscapes.app.papers import drawing
+from landscapes.app.papers import curvature, drawing
 from landscapes.app.papers.base import Claim, Figure, Outcome, Paper
 from landscapes.app.settings import Budget
 
@@ -227,6 +227,9 @@ _ANALYSES = ("from_iteration", "init_to_final")
 _NEEDS = tuple((s, a) for s in (*SMALL, *LARGE) for a in _ANALYSES)
 _CONV_NEEDS = tuple((s, a) for s in CONV for a in _ANALYSES)
 
+_CURVATURE_NEEDS = tuple((s, a) for s in SMALL for a in ("from_iteration", "curvature"))
+
+
 PAPER = Paper(
     name="frankle2020",
     citation="Frankle (2020), Revisiting 'Qualitatively characterizing neural network "
@@ -245,6 +248,9 @@ PAPER = Paper(
                needs=_CONV_NEEDS, budgets=("quick-conv",)),
         Figure("3-resnet20", "Fig. 3 for ResNet-20 (batch norm) on Fashion-MNIST", _fig3,
                needs=_CONV_NEEDS, budgets=("quick-conv",)),
+        Figure("ext-curvature", "extension: sharpness of θ_t against the barrier from t",
+               lambda o: curvature.draw_sharpness_and_barriers(o, SMALL),
+               needs=_CURVATURE_NEEDS, on_request=True),
     ),
     claims=(
         Claim(("1",), "On MNIST ... the loss indeed has a simple, approximately convex shape "
@@ -270,6 +276,9 @@ PAPER = Paper(
               "[fashion_resnet20, the CIFAR-10 ResNet-20 claim on Fashion-MNIST] loss stays "
               "high until close to the optimum; a barrier appears from t ≈ 16 and is gone "
               "after 2K.", _large("fashion_resnet20"), systems=("fashion_resnet20",)),
+        Claim(("ext-curvature",), "Extension (§4's early phase): does the barrier from t "
+                                  "fall as the sharpness λ_max(θ_t) does?",
+              lambda o: curvature.sharpness_and_barriers(o, SMALL), extension=True),
     ),
     notes=("The larger-scale claims (barriers from t ≈ 16 on VGG-16 and ResNet-20, t ≈ 256 "
            "on ResNet-50, gone after 8K, 2K and 50K iterations) need CIFAR-10 and ImageNet: "

@@ -22,7 +22,7 @@ from landscapes.app.analyses.from_iteration import GONE
 from landscapes.app.analyses.init_to_final import MONOTONE_RTOL
 from landscapes.app.analyses.learning_curve import early_share
 from landscapes.app.analyses.random_to_final import count_minima
-from landscapes.app.papers import drawing
+from landscapes.app.papers import curvature, drawing
 from landscapes.app.papers.base import Claim, Figure, Outcome, Paper
 from landscapes.app.settings import Budget
 
@@ -419,6 +419,28 @@ def _c_residual(o: Outcome) -> tuple[str, str]:
 def _cannot(o: Outcome) -> tuple[str, str]:  # pragma: no cover - never judged
     return "", "cannot run here"
 
+def _curvature_theory(budget: Budget) -> dict[str, xr.Dataset]:
+    from landscapes.app.analyses import get_analysis
+    from landscapes.app.systems import get_system
+
+    return {"deep_linear/curvature": get_analysis("curvature").closed_form(
+        get_system("deep_linear"), budget)}
+
+
+def _ext_curvature(o: Outcome) -> Any:
+    fig, axes = drawing.figure(2, width=4.4)
+    curvature.draw_line_spectrum(axes[0, 0], o.extra["deep_linear/curvature"],
+                                 "y = w1·w2·x (exact)")
+    curvature.draw_line_spectrum(axes[0, 1], o.ds(RELU, "curvature"), f"{RELU} (train)")
+    return fig
+
+
+def _x_negative(o: Outcome) -> tuple[str, str]:
+    return ("; ".join([curvature.negative_curvature(o.extra["deep_linear/curvature"],
+                                                    "deep linear (exact)"),
+                       curvature.negative_curvature(o.ds(RELU, "curvature"), RELU)]), "shown")
+
+
 
 BUDGETS = {
     "quick": Budget(replicates=2, epochs=1.0, eval_examples=2000, points=41, zoom_points=41,
@@ -466,6 +488,9 @@ PAPER = Paper(
         Figure("ext-flow", "extension: closed-form gradient flow of y = w1·w2·x", _ext_flow),
         Figure("ext-depth", "extension: deep linear networks of depth 2–4 (exact)",
                _ext_depth),
+        Figure("ext-curvature", "extension: Hessian eigenvalues along init → solution",
+               _ext_curvature, needs=((RELU, "curvature"),), compute=_curvature_theory,
+               on_request=True),
     ),
     claims=(
         Claim(("1",), "Apart from the flattening near α = 0, it appears nearly convex in "
@@ -496,6 +521,9 @@ PAPER = Paper(
                        "the residual.", _c_quadratic),
         Claim(("13",), "Our linear subspace captures at least 2/3 the norm of the parameter "
                        "vector at all points in time.", _c_residual),
+        Claim(("ext-curvature",), "Extension (§3's saddle): is there negative curvature along "
+                                  "the init → solution line -- where, and how much?",
+              _x_negative, extension=True),
     ),
     notes=("Adversarial training (Fig. 1, top row) is not reproduced: Fig. 1 shows the "
            "maxout network with dropout, the paper's bottom row."),

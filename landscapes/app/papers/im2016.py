@@ -43,7 +43,7 @@ from landscapes.app.analyses.optimizers import (
 )
 from landscapes.app.analyses.surfaces import is_barycentric, parse, pass_between, vertices
 from landscapes.app.analyses.switching import FRACTIONS, fraction_label, late_barriers
-from landscapes.app.papers import drawing
+from landscapes.app.papers import curvature, drawing
 from landscapes.app.papers.base import Claim, Figure, Outcome, Paper
 from landscapes.app.settings import Budget
 
@@ -680,6 +680,9 @@ PAPER = Paper(
                budgets=QUICK),
         Figure("11", "exotic initialisations with and without batch norm", _fig11,
                needs=((CONV, "batchnorm"),), budgets=QUICK_CONV),
+        Figure("ext-sharpness", "extension: sharpness of each optimizer's solution against "
+               "its basin width", lambda o: curvature.draw_sharpness_and_basins(o, MLP),
+               needs=((MLP, "basin"), (MLP, "sharpness")), budgets=QUICK, on_request=True),
     ),
     claims=(
         Claim(("table1",), "For every pair of optimization algorithms ... the training loss "
@@ -713,6 +716,10 @@ PAPER = Paper(
         Claim(("8",), "Without batch normalization, the quality of local minimum found by a "
                       "given algorithm is much more dependent on the initialization.",
               _c_init_dependence),
+        Claim(("ext-sharpness",), "Extension (§4.2's basins): do the optimizers with the "
+                                  "wider basins in absolute distance find the flatter solutions "
+                                  "(smaller λ_max)?",
+              lambda o: curvature.sharpness_and_basins(o, MLP), extension=True),
         Claim(("11",), "NIN without BN does not train at all with any of these "
                        "initializations ... NIN with BN does train slowly.", _c_exotic),
     ),

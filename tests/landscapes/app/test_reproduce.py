@@ -144,7 +144,13 @@ def test_im2016_budgets_and_deferred_figures(data_root, capsys):
     paper = get_paper("im2016")
     runtime = Runtime(data_dir=data_root)
     quick = reproduce.plan(paper, None, runtime, budget_name="quick")
-    assert set(quick.deferred) == {"8", "11"} and "table1" in {f.id for f in quick.made}
+    # 8 and 11 are made at quick-conv; the curvature extension only when named.
+    assert set(quick.deferred) == {"8", "11", "ext-sharpness"}
+    assert "table1" in {f.id for f in quick.made}
+    assert "on request" in quick.deferred["ext-sharpness"]
+    named = reproduce.plan(paper, ["ext-sharpness"], runtime, budget_name="quick")
+    assert [f.id for f in named.made] == ["ext-sharpness"]
+    assert set(named.pairs) == {("fashion_mlp", "basin"), ("fashion_mlp", "sharpness")}
     conv = reproduce.plan(paper, None, runtime, budget_name="quick-conv")
     assert {f.id for f in conv.made} == {"8", "11"}
     assert {s for s, _ in conv.pairs} == {"fashion_resnet20"}
