@@ -186,7 +186,7 @@ class Curvature(Analysis):
             top, low = i2f.top_eigenvalue.isel(eigen=0), i2f.bottom_eigenvalue.isel(eigen=0)
             ends = f"{mean_std(top.isel(alpha=0))} -> {mean_std(top.isel(alpha=-1))}"
             rows.setdefault("lambda_max init -> solution", []).append((split, ends))
-            where = low.alpha.values[low.mean("replicate").argmin().item()]
+            where = low.alpha.values[int(np.argmin(low.mean("replicate").values))]
             rows.setdefault("most negative lambda_min on init->final (alpha)", []).append(
                 (split, f"{mean_std(low.min('alpha'))} (α={where:.2g})"))
             along = i2f.curvature_along
