@@ -79,7 +79,8 @@ class Sharpness(Analysis):
                 one = ds[["loss", "error", "hessian_trace", "trace_stderr"]].assign(
                     top_eigenvalue=ds.top_eigenvalue.isel(eigen=0, drop=True))
                 frame.put(one.isel(at=0, drop=True), optimizer=n)
-            out = frame.dataset(self.name, reps.system, info).isel(alpha=0, drop=True)
+            # α = 0 only: each solution is a point of its own (the results schema's path).
+            out = frame.dataset(self.name, reps.system, info)
             parts.append(out.assign(diverged=("optimizer", [float(runs[n].diverged(r))
                                                             for n in names])))
         return reps.label(parts)
@@ -87,6 +88,7 @@ class Sharpness(Analysis):
     # ------------------------------------------------------------------ reporting
     def rows(self, ds: xr.Dataset, context: Context) -> dict[str, str]:
         train = ds.sel(split="train") if "train" in ds.split else ds.isel(split=0)
+        train = train.isel(alpha=0)
         sharp = ", ".join(f"{zoo.label(str(n))} {mean_std(train.top_eigenvalue.sel(optimizer=n))}"
                           for n in ds.optimizer.values)
         trace = ", ".join(f"{zoo.label(str(n))} {mean_std(train.hessian_trace.sel(optimizer=n))}"
@@ -99,6 +101,7 @@ class Sharpness(Analysis):
         """λ_max at each optimizer's solution, a dot per replicate (training split)."""
         one = ds.isel(system=0) if "system" in ds.dims else ds
         train = one.sel(split="train") if "train" in one.split else one.isel(split=0)
+        train = train.isel(alpha=0)
         for i, n in enumerate(one.optimizer.values):
             values = np.atleast_1d(train.top_eigenvalue.sel(optimizer=n).values)
             ax.plot(np.full(values.size, i), values, "o", color=f"C{i}")

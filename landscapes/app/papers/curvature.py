@@ -70,7 +70,7 @@ def negative_curvature(ds: xr.Dataset, name: str) -> str:
 
 def sharpness_and_basins(o: Outcome, system: str) -> tuple[str, str]:
     """λ_max at each optimizer's solution against its basin width (Im et al. Fig. 6)."""
-    sharp = _train(o.ds(system, "sharpness")).top_eigenvalue.mean("replicate")
+    sharp = _train(o.ds(system, "sharpness")).top_eigenvalue.isel(alpha=0).mean("replicate")
     width = o.ds(system, "basin").basin_width.mean("replicate")
     names = [str(n) for n in sharp.optimizer.values if n in width.optimizer.values]
     s, w = sharp.sel(optimizer=names), width.sel(optimizer=names)
@@ -84,7 +84,7 @@ def sharpness_and_basins(o: Outcome, system: str) -> tuple[str, str]:
 def draw_sharpness_and_basins(o: Outcome, system: str) -> Any:
     fig, axes = drawing.figure(1)
     ax = axes[0, 0]
-    sharp = _train(o.ds(system, "sharpness")).top_eigenvalue
+    sharp = _train(o.ds(system, "sharpness")).top_eigenvalue.isel(alpha=0)
     width = o.ds(system, "basin").basin_width
     for i, n in enumerate(sharp.optimizer.values):
         if n in width.optimizer.values:

@@ -131,6 +131,8 @@ def test_im2016_on_tiny_networks_writes_its_figures_and_judges_every_claim(tmp_p
         if r["figure"] in ("8", "11"):
             assert r["verdict"].startswith("not run at this budget") and "quick-conv" in \
                 r["verdict"]
+        elif r["kind"] == "extension":
+            assert "on request" in r["verdict"], r
         else:
             assert r["measured"] and r["verdict"] in ("reproduced", "differs"), r
     from landscapes import results
@@ -138,6 +140,14 @@ def test_im2016_on_tiny_networks_writes_its_figures_and_judges_every_claim(tmp_p
     tree = results.load_tree(out / "results.nc")
     assert {"optimizers", "basin", "surfaces", "switching"} <= set(tree.children)
     assert "Fig. 8: made at --budget quick-conv" in (out / "findings.md").read_text()
+    # The curvature extension on request, on the same runs: a finding marked extension.
+    ext = tmp_path / "ext"
+    assert reproduce.main([*argv[:argv.index("--out")], "--out", str(ext), "--quiet",
+                           "--device", "cpu", "--figures", "ext-sharpness"]) == 0
+    assert (ext / "figureext-sharpness.png").stat().st_size > 0
+    [row] = [r for r in findings(ext) if r["kind"] == "extension"]
+    assert row["verdict"] == "shown" and "Spearman" in row["measured"], row
+    assert "Extensions (questions the paper did not ask" in (ext / "findings.md").read_text()
 
 
 def test_im2016_budgets_and_deferred_figures(data_root, capsys):
