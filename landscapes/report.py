@@ -82,9 +82,10 @@ figure { margin: 1em 0; } figure img { max-width: 100%; }
 </style>"""
 
 
-def findings(folder: str | os.PathLike) -> list[dict[str, str]]:
-    """The rows of ``findings.csv`` in ``folder`` (none where there is no such file)."""
-    path = Path(folder) / "findings.csv"
+def findings(folder: str | os.PathLike, name: str = "findings.csv") -> list[dict[str, str]]:
+    """The rows of ``findings.csv`` (or another table ``name``, e.g. compare's
+    ``summary.csv``) in ``folder``; none where there is no such file."""
+    path = Path(folder) / name
     if not path.exists():
         return []
     with path.open(newline="", encoding="utf-8") as f:
@@ -233,14 +234,15 @@ def _figure(name: str, ds: xr.Dataset) -> Any:
     return fig
 
 
-def _table(rows: list[dict[str, str]]) -> str:
+def _table(rows: list[dict[str, str]], name: str = "findings") -> str:
     if not rows:
-        return "<p>No <code>findings.csv</code> in this folder.</p>"
+        return f"<p>No <code>{name}.csv</code> in this folder.</p>"
     columns = list(rows[0])
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(r.get(c) or '')}</td>" for c in columns) + "</tr>"
                    for r in rows)
-    return f'<table class="findings" id="findings"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (f'<table class="findings" id="{name}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
 
 
 def _figures(folder: Path) -> str:
@@ -308,6 +310,7 @@ def _build(folder: Path, inline: bool, title: str) -> Path:
     else:
         results.atomic_write(folder / PLOTLY_JS, lambda tmp: Path(tmp).write_text(get_plotlyjs(), encoding="utf-8"))
         script = f'<script src="{PLOTLY_JS}"></script>'
+    summary = findings(folder, "summary.csv")
     page = (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{_ERRORS}'
         f"<title>{html.escape(title)}</title>{_STYLE}{script}</head><body>"
@@ -316,7 +319,9 @@ def _build(folder: Path, inline: bool, title: str) -> Path:
         f"<p>Made by <code>python -m landscapes.report</code> from this folder's results "
         f"(plotly {html.escape(plotly.__version__)}); it loads nothing from the network.</p>"
         f"<h2>Findings</h2>{_table(findings(folder))}"
-        f'<h2>2-D slices</h2><p>{len(plots)} interactive surface{"s" if len(plots) != 1 else ""}: '
+        # compare's table of every analysis and system, where the folder has one
+        + (f"<h2>Summary</h2>{_table(summary, 'summary')}" if summary else "")
+        + f'<h2>2-D slices</h2><p>{len(plots)} interactive surface{"s" if len(plots) != 1 else ""}: '
         "drag to turn, hover for α, β, loss and error; red points are the anchors.</p>"
         + ("".join(plots) or "<p>No 2-D slices in these results.</p>")
         + f"<h2>Figures</h2>{_figures(folder)}</body></html>\n"
