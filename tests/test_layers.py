@@ -32,14 +32,16 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(path: Path, module: str) -> set[str]:
-    """Every module ``path`` imports, absolute, relative imports resolved."""
+def _statements(path: Path, module: str) -> list[tuple[str, list[str] | None]]:
+    """Every import statement of ``path``, function-level ones included: its target
+    module (absolute, relative imports resolved) and the names of a ``from`` import
+    (``None`` for a plain ``import``)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    out: set[str] = set()
+    out: list[tuple[str, list[str] | None]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            out.update(alias.name for alias in node.names)
+            out += [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
@@ -47,9 +49,17 @@ def _imports(path: Path, module: str) -> set[str]:
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
-            out.add(target)
-            # `from landscapes import app` imports the subpackage landscapes.app.
-            out.update(f"{target}.{alias.name}" for alias in node.names)
+            out.append((target, [alias.name for alias in node.names]))
+    return out
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Every module ``path`` imports, absolute, relative imports resolved."""
+    out: set[str] = set()
+    for target, names in _statements(path, module):
+        out.add(target)
+        # `from landscapes import app` imports the subpackage landscapes.app.
+        out.update(f"{target}.{name}" for name in names or ())
     return out
 
 
@@ -121,23 +131,15 @@ def _dependencies(path: Path, module: str) -> set[str]:
     submodules is how a package is built, not a cycle, so parents are not implied.
     Imports inside functions and under ``TYPE_CHECKING`` count, as in :func:`_imports`.
     """
-    tree = ast.parse(path.read_text(), filename=str(path))
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     out: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
-            subs = {f"{target}.{a.name}" for a in node.names} & set(MODULES)
-            out |= subs
-            if len(subs) < len(node.names):
-                out.add(target)
+    for target, names in _statements(path, module):
+        if names is None:
+            out.add(target)
+            continue
+        subs = {f"{target}.{name}" for name in names} & set(MODULES)
+        out |= subs
+        if len(subs) < len(names):
+            out.add(target)
     return {name for name in out if name in MODULES and name != module}
 
 

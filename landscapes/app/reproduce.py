@@ -83,6 +83,13 @@ def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
     """
     figures = list(paper.figures) if not figure_ids else [paper.figure(i) for i in figure_ids]
     out = Plan(paper, figures)
+
+    def why_not(system: str) -> str:
+        """Why ``system`` cannot run here ('' when it can), asked once per system."""
+        if system not in out.unavailable:
+            out.unavailable[system] = _needs_data(system, runtime, download)
+        return out.unavailable[system]
+
     for fig in figures:
         if fig.on_request and not figure_ids:
             out.deferred[fig.id] = (f"made on request only (an extension): python -m "
@@ -98,9 +105,7 @@ def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
             continue
         usable = []
         for system, analysis in fig.needs:
-            if system not in out.unavailable:
-                out.unavailable[system] = _needs_data(system, runtime, download)
-            if out.unavailable[system]:
+            if why_not(system):
                 if system not in out.partial.setdefault(fig.id, []):
                     out.partial[fig.id].append(system)
             else:
@@ -118,9 +123,7 @@ def plan(paper: Paper, figure_ids: Sequence[str] | None, runtime: Runtime,
     for claim in paper.claims:
         if claim.figures and all(f in made for f in claim.figures):
             for system, analysis in claim.needs:
-                if system not in out.unavailable:
-                    out.unavailable[system] = _needs_data(system, runtime, download)
-                if not out.unavailable[system] and (system, analysis) not in out.pairs:
+                if not why_not(system) and (system, analysis) not in out.pairs:
                     out.pairs.append((system, analysis))
     out.unavailable = {s: why for s, why in out.unavailable.items() if why}
     return out

@@ -15,7 +15,8 @@ Dask workers like any other option of an evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-__all__ = ["PointContext", "PointMeasure", "Variable"]
+__all__ = ["PointContext", "PointMeasure", "Variable", "OnExamples", "FirstExamples"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,64 @@ class PointMeasure(Protocol):
 
     def measure(self, point: PointContext) -> dict[str, np.ndarray]:
         """Each variable's value at ``point``, shaped as its extra dimensions."""
+
+
+@dataclass(frozen=True)
+class OnExamples:
+    """A point measure on the first ``examples`` examples of each split.
+
+    A measure that sums over every batch (a Hessian's products) costs in proportion to
+    the examples; this one sees only the first ``examples`` of each split, the same
+    ones at every point and in every process, so it measures one objective. ``None``:
+    every example.
+    """
+
+    inner: Any
+    examples: int | None
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def seed(self) -> int:
+        return int(getattr(self.inner, "seed", 0))
+
+    def variables(self) -> dict[str, Variable]:
+        return self.inner.variables()
+
+    def coords(self) -> dict[str, Any]:
+        return self.inner.coords()
+
+    def measure(self, point: PointContext) -> dict[str, np.ndarray]:
+        if self.examples is not None:
+            point = dataclasses.replace(point, batches=FirstExamples(point.batches,
+                                                                     self.examples))
+        return self.inner.measure(point)
+
+
+class FirstExamples:
+    """The first ``n`` examples of re-iterable batches, as re-iterable batches."""
+
+    def __init__(self, batches: Iterable[tuple[Any, Any]], n: int) -> None:
+        self.batches, self.n = batches, n
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        left = self.n
+        for x, y in self.batches:
+            if left <= 0:
+                return
+            size = len(y)
+            if size > left:
+                x, y = _head(x, left), _head(y, left)
+                size = left
+            left -= size
+            yield x, y
+
+
+def _head(t: Any, n: int) -> Any:
+    if isinstance(t, (tuple, list)):
+        return type(t)(_head(u, n) for u in t)
+    if isinstance(t, dict):
+        return {k: _head(v, n) for k, v in t.items()}
+    return t[:n]

@@ -21,8 +21,6 @@ them in closed form (:mod:`theory.hessian`), which the agreement test holds them
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +28,7 @@ import numpy as np
 import xarray as xr
 
 from landscapes import grids
+from landscapes.anchors import is_interpolated
 from landscapes.app.analyses.base import (
     Analysis,
     Context,
@@ -41,12 +40,12 @@ from landscapes.app.analyses.base import (
     mean_std,
     per_split,
 )
+from landscapes.app.analyses.line import training_split
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
     from landscapes.app.analyses.base import SettingsView
-    from landscapes.engine.point_measures import PointContext, Variable
 
 #: The two lines, each from one anchor of a replicate to another.
 LINES = {"init_to_final": ("init", "final"), "final_to_final": ("final", "other_final")}
@@ -118,6 +117,7 @@ class Curvature(Analysis):
         from landscapes.app.analyses.zoo import points
         from landscapes.app.executor import for_each
         from landscapes.curvature import Along
+        from landscapes.engine.point_measures import OnExamples
 
         alpha = self.grid(budget)
         examples = budget.curvature_examples
@@ -129,7 +129,7 @@ class Curvature(Analysis):
             lines = []
             for line, (start, end) in LINES.items():
                 a, b = getattr(reps, start)(r), getattr(reps, end)(r)
-                v = {k: b[k] - a[k] for k in a if getattr(a[k], "is_floating_point", bool)()}
+                v = {k: b[k] - a[k] for k in a if is_interpolated(a[k])}
                 ds = reps.evaluate(paths.linear(a, b, alpha, names=(start, end)), self.name, r,
                                    measures=[on(self.spectrum(budget)), on(Along((v,)))])
                 lines.append(ds.assign(curvature_along=ds.curvature_along.isel(direction=0,
@@ -159,18 +159,20 @@ class Curvature(Analysis):
         from landscapes import results
         from theory import deep_linear, hessian
 
-        common = dict(system=system.name, n_replicates=budget.replicates, seed=budget.seed,
-                      alphas=self.grid(budget), k=budget.curvature_k)
-        lines = [getattr(hessian, line)(**common) for line in LINES]
+        # One gradient-descent solve gives every anchor: the lines' ends and the θ_t.
+        t = np.array(system.iterations(budget.max_starts))
+        found = deep_linear.anchors(system=system.name, n_replicates=budget.replicates,
+                                    seed=budget.seed, iterations=t.tolist())
+        lines = [hessian.deep_linear_line(found[start], found[end], self.grid(budget),
+                                          system.name, seed=budget.seed, k=budget.curvature_k,
+                                          analysis=f"curvature_{line}")
+                 for line, (start, end) in LINES.items()]
         keep = ["loss", "error", *ON_LINES]
         out = xr.concat([ds[keep] for ds in lines], "line", combine_attrs="override",
                         coords="different", compat="equals", join="outer")
         out = out.assign_coords(line=np.array(list(LINES), dtype=object))
         at = lines[0].density_moment.isel(alpha=[0, -1]).drop_vars("distance", errors="ignore")
         at = at.rename(alpha="at").assign_coords(at=np.array(["init", "final"], dtype=object))
-        t = np.array(system.iterations(budget.max_starts))
-        found = deep_linear.anchors(system=system.name, n_replicates=budget.replicates,
-                                    seed=budget.seed, iterations=t.tolist())
         h = hessian.hessian(found["path"], system=system.name, seed=budget.seed)
         top = hessian.spectrum(h, k=1)["top_eigenvalue"][..., 0]
         out = out.assign(density_moment=at.transpose("replicate", "at", "moment"),
@@ -199,7 +201,7 @@ class Curvature(Analysis):
             f2f = d.sel(line="final_to_final").top_eigenvalue.isel(eigen=0)
             rows.setdefault("lambda_max final->final: ends / midpoint", []).append(
                 (split, f"{mean_std(f2f.isel(alpha=0))} / "
-                        f"{mean_std(f2f.interp(alpha=0.5) if 0.5 not in f2f.alpha else f2f.sel(alpha=0.5))}"))
+                        f"{mean_std(f2f.interp(alpha=0.5))}"))
             t = d.start_top_eigenvalue.dropna("start_iteration", how="all")
             if t.sizes.get("start_iteration", 0):
                 rows.setdefault("lambda_max(theta_t), first -> last t", []).append(
@@ -209,9 +211,7 @@ class Curvature(Analysis):
 
     def panel(self, ax: Axes, ds: xr.Dataset, context: Context) -> None:
         """λ_max (solid) and λ_min (dashed) along init → final, per system."""
-        d = ds.sel(split="train") if "split" in ds.dims and "train" in ds.split else ds
-        d = d.isel(split=0) if "split" in d.dims else d
-        d = d.sel(line="init_to_final")
+        d = training_split(ds).sel(line="init_to_final")
         for system in d.system.values:
             colour = (context.colors or {}).get(str(system))
             one = d.sel(system=system)
@@ -223,66 +223,6 @@ class Curvature(Analysis):
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.set_xlabel("α (init → solution)")
         ax.set_ylabel("Hessian eigenvalue")
-
-
-@dataclass(frozen=True)
-class OnExamples:
-    """A point measure on the first ``examples`` examples of each split.
-
-    The curvature of the same objective on fewer examples costs proportionally less;
-    which examples are used is fixed (the first ones), so every point and every
-    process measures the same objective. ``None``: every example.
-    """
-
-    inner: Any
-    examples: int | None
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def seed(self) -> int:
-        return int(getattr(self.inner, "seed", 0))
-
-    def variables(self) -> dict[str, Variable]:
-        return self.inner.variables()
-
-    def coords(self) -> dict[str, Any]:
-        return self.inner.coords()
-
-    def measure(self, point: PointContext) -> dict[str, np.ndarray]:
-        if self.examples is not None:
-            point = dataclasses.replace(point, batches=FirstExamples(point.batches,
-                                                                     self.examples))
-        return self.inner.measure(point)
-
-
-class FirstExamples:
-    """The first ``n`` examples of re-iterable batches, as re-iterable batches."""
-
-    def __init__(self, batches: Iterable[tuple[Any, Any]], n: int) -> None:
-        self.batches, self.n = batches, n
-
-    def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        left = self.n
-        for x, y in self.batches:
-            if left <= 0:
-                return
-            size = len(y)
-            if size > left:
-                x, y = _head(x, left), _head(y, left)
-                size = left
-            left -= size
-            yield x, y
-
-
-def _head(t: Any, n: int) -> Any:
-    if isinstance(t, (tuple, list)):
-        return type(t)(_head(u, n) for u in t)
-    if isinstance(t, dict):
-        return {k: _head(v, n) for k, v in t.items()}
-    return t[:n]
 
 
 #: The dimension order of every variable, so the twin's and the closed form's arrays align.

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from landscapes.app.analyses.base import SettingsView
     from landscapes.paths import Path
 
-__all__ = ["Line", "LineSettings", "ZoomSettings", "normalised", "test_split"]
+__all__ = ["Line", "LineSettings", "ZoomSettings", "normalised", "test_split", "training_split"]
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,17 @@ class Line(Analysis):
 
 def test_split(ds: xr.Dataset) -> xr.Dataset:
     """The test split (the one the papers plot), or the only one."""
+    return _split(ds, "test")
+
+
+def training_split(ds: xr.Dataset) -> xr.Dataset:
+    """The training split (the objective a Hessian is of), or the first one."""
+    return _split(ds, "train")
+
+
+def _split(ds: xr.Dataset, name: str) -> xr.Dataset:
     if "split" in ds.dims:
-        return ds.sel(split="test") if "test" in ds.split.values else ds.isel(split=0)
+        return ds.sel(split=name) if name in ds.split.values else ds.isel(split=0)
     return ds
 
 

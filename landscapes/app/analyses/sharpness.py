@@ -19,7 +19,8 @@ import xarray as xr
 
 from landscapes.app.analyses import zoo
 from landscapes.app.analyses.base import Analysis, Context, Needs, Plan, Replicates, mean_std
-from landscapes.app.analyses.curvature import PRODUCTS, CurvatureSettings, OnExamples
+from landscapes.app.analyses.curvature import PRODUCTS, CurvatureSettings
+from landscapes.app.analyses.line import training_split
 from landscapes.app.analyses.optimizers import diverged_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +60,7 @@ class Sharpness(Analysis):
 
     def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         from landscapes.curvature import Spectrum
+        from landscapes.engine.point_measures import OnExamples
 
         names = list(budget.optimizers)
         runs = {n: reps.variant(**zoo.changes(n)) for n in names}  # type: ignore[attr-defined]
@@ -87,8 +89,7 @@ class Sharpness(Analysis):
 
     # ------------------------------------------------------------------ reporting
     def rows(self, ds: xr.Dataset, context: Context) -> dict[str, str]:
-        train = ds.sel(split="train") if "train" in ds.split else ds.isel(split=0)
-        train = train.isel(alpha=0)
+        train = training_split(ds).isel(alpha=0)
         sharp = ", ".join(f"{zoo.label(str(n))} {mean_std(train.top_eigenvalue.sel(optimizer=n))}"
                           for n in ds.optimizer.values)
         trace = ", ".join(f"{zoo.label(str(n))} {mean_std(train.hessian_trace.sel(optimizer=n))}"
@@ -100,8 +101,7 @@ class Sharpness(Analysis):
     def panel(self, ax: Axes, ds: xr.Dataset, context: Context) -> None:
         """λ_max at each optimizer's solution, a dot per replicate (training split)."""
         one = ds.isel(system=0) if "system" in ds.dims else ds
-        train = one.sel(split="train") if "train" in one.split else one.isel(split=0)
-        train = train.isel(alpha=0)
+        train = training_split(one).isel(alpha=0)
         for i, n in enumerate(one.optimizer.values):
             values = np.atleast_1d(train.top_eigenvalue.sel(optimizer=n).values)
             ax.plot(np.full(values.size, i), values, "o", color=f"C{i}")

@@ -17,18 +17,13 @@ import xarray as xr
 
 from landscapes.app.analyses import zoo
 from landscapes.app.analyses.from_iteration import barriers, drop
+from landscapes.app.analyses.line import training_split
 from landscapes.app.papers import drawing
 from landscapes.app.papers.base import Outcome
 
 __all__ = ["draw_line_spectrum", "negative_curvature", "rank_correlation", "sharpness_and_basins",
            "sharpness_and_barriers", "draw_sharpness_and_basins", "draw_sharpness_and_barriers"]
 
-
-def _train(ds: xr.Dataset) -> xr.Dataset:
-    """The training split (the objective the Hessian is of), or the only one."""
-    if "split" not in ds.dims:
-        return ds
-    return ds.sel(split="train") if "train" in ds.split.values else ds.isel(split=0)
 
 
 def rank_correlation(x: Any, y: Any) -> float:
@@ -44,7 +39,7 @@ def rank_correlation(x: Any, y: Any) -> float:
 
 def draw_line_spectrum(ax: Any, ds: xr.Dataset, title: str) -> None:
     """λ_max, λ_min and the curvature along the line, init → final, mean ± std."""
-    line = _train(ds).sel(line="init_to_final")
+    line = training_split(ds).sel(line="init_to_final")
     for var, label, style in (("top_eigenvalue", "λ_max", "-"), ("bottom_eigenvalue", "λ_min", "--")):
         drawing.band(ax, line.alpha.values, line[var].isel(eigen=0), label=label, ls=style)
     drawing.band(ax, line.alpha.values, line.curvature_along, label="along the line", ls=":")
@@ -55,7 +50,7 @@ def draw_line_spectrum(ax: Any, ds: xr.Dataset, title: str) -> None:
 
 def negative_curvature(ds: xr.Dataset, name: str) -> str:
     """Where λ_min is most negative on init → final, against λ_max there, and the line's own."""
-    line = _train(ds).sel(line="init_to_final")
+    line = training_split(ds).sel(line="init_to_final")
     low = line.bottom_eigenvalue.isel(eigen=0).mean("replicate")
     top = line.top_eigenvalue.isel(eigen=0).mean("replicate")
     i = int(low.argmin())
@@ -70,7 +65,7 @@ def negative_curvature(ds: xr.Dataset, name: str) -> str:
 
 def sharpness_and_basins(o: Outcome, system: str) -> tuple[str, str]:
     """λ_max at each optimizer's solution against its basin width (Im et al. Fig. 6)."""
-    sharp = _train(o.ds(system, "sharpness")).top_eigenvalue.isel(alpha=0).mean("replicate")
+    sharp = training_split(o.ds(system, "sharpness")).top_eigenvalue.isel(alpha=0).mean("replicate")
     width = o.ds(system, "basin").basin_width.mean("replicate")
     names = [str(n) for n in sharp.optimizer.values if n in width.optimizer.values]
     s, w = sharp.sel(optimizer=names), width.sel(optimizer=names)
@@ -84,7 +79,7 @@ def sharpness_and_basins(o: Outcome, system: str) -> tuple[str, str]:
 def draw_sharpness_and_basins(o: Outcome, system: str) -> Any:
     fig, axes = drawing.figure(1)
     ax = axes[0, 0]
-    sharp = _train(o.ds(system, "sharpness")).top_eigenvalue.isel(alpha=0)
+    sharp = training_split(o.ds(system, "sharpness")).top_eigenvalue.isel(alpha=0)
     width = o.ds(system, "basin").basin_width
     for i, n in enumerate(sharp.optimizer.values):
         if n in width.optimizer.values:
@@ -102,7 +97,7 @@ def sharpness_and_barriers(o: Outcome, systems: tuple[str, ...]) -> tuple[str, s
     for system in systems:
         if not (o.has(system, "curvature") and o.has(system, "from_iteration")):
             continue
-        sharp = _train(o.ds(system, "curvature")).start_top_eigenvalue.mean("replicate")
+        sharp = training_split(o.ds(system, "curvature")).start_top_eigenvalue.mean("replicate")
         lines = o.ds(system, "from_iteration").sel(split="test")
         rise = barriers(lines.loss, drop(lines, None), "rise").mean("replicate")
         t = np.intersect1d(sharp.start_iteration.values, rise.start_iteration.values)
@@ -116,7 +111,7 @@ def sharpness_and_barriers(o: Outcome, systems: tuple[str, ...]) -> tuple[str, s
 def draw_sharpness_and_barriers(o: Outcome, systems: tuple[str, ...]) -> Any:
     fig, axes = drawing.figure(2, width=4.0)
     for i, system in enumerate(s for s in systems if o.has(s, "curvature")):
-        sharp = _train(o.ds(system, "curvature")).start_top_eigenvalue
+        sharp = training_split(o.ds(system, "curvature")).start_top_eigenvalue
         drawing.band(axes[0, 0], sharp.start_iteration.values, sharp, label=system, color=f"C{i}",
                      marker="o", ms=3)
         if o.has(system, "from_iteration"):

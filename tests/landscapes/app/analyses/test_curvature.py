@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from landscapes.app.analyses import ANALYSES, EXTENSIONS, get_analysis
-from landscapes.app.analyses.curvature import FirstExamples
 from landscapes.app.settings import Budget
 from landscapes.app.systems import get_system
 
@@ -45,15 +43,6 @@ def test_the_saddle_near_the_init_is_negative_curvature():
 
 def test_it_is_an_extension_compare_runs_only_when_named():
     assert "curvature" in EXTENSIONS and "curvature" not in ANALYSES
-
-
-def test_first_examples_cut_batches_at_n_and_reiterate():
-    batches = [(torch.arange(4), torch.arange(4)), (torch.arange(4, 8), torch.arange(4, 8))]
-    cut = FirstExamples(batches, 6)
-    for _ in range(2):
-        got = list(cut)
-        assert [len(y) for _, y in got] == [4, 2]
-        assert torch.cat([y for _, y in got]).tolist() == list(range(6))
 
 
 def test_settings_are_checked_before_any_work():
