@@ -277,7 +277,7 @@ def _parser() -> argparse.ArgumentParser:
                         "figure whose data is absent is listed with what it needs)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--threads", type=int, help="torch CPU threads for training and "
-                   "evaluation (default: one fewer than the CPUs, at least 1)")
+                   "evaluation (default: the cores free when the command starts, at least 1)")
     p.add_argument("--data-dir", help="data root (default $LANDSCAPES_DATA, then a cache dir)")
     p.add_argument("--runs-dir", help="run store (default $LANDSCAPES_HOME/runs)")
     p.add_argument("--fresh", action="store_true", help="recompute cached analyses")
