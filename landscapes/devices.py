@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 __all__ = ["resolve_device", "resolve_threads", "thread_choice", "ThreadChoice", "decide_threads",
-           "busy_cpus", "cgroup_quota", "parse_cpu_max", "parse_proc_stat", "using_threads"]
+           "machine_threads", "busy_cpus", "cgroup_quota", "parse_cpu_max", "parse_proc_stat",
+           "using_threads"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -178,6 +179,15 @@ def decide_threads(cpus: int, quota: float | None = None, busy: float | None = N
 @functools.cache
 def _machine() -> ThreadChoice:
     """The machine's default, read once per process."""
+    return machine_threads()
+
+
+def machine_threads() -> ThreadChoice:
+    """The machine's default read now (:func:`thread_choice` keeps its first read).
+
+    Not capped by the process's own count; benchmarks read it afresh before each run to
+    see what a process started then would choose.
+    """
     try:
         cpus = sorted(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
