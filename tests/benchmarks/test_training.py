@@ -7,7 +7,8 @@ import csv
 
 import pytest
 
-from benchmarks.training import COLUMNS, DEFAULT, Setting, competing, lenet_rows, markdown, resnet_rows, write_csv
+from benchmarks.training import (COLUMNS, DEFAULT, Setting, competing, lenet_rows, markdown,
+                                 resnet_rows, write_csv)
 
 
 def test_resnet_rows_share_the_best_and_mark_the_default(tmp_path):
