@@ -63,9 +63,10 @@ def _parser(config: TrainConfig | None = None, name: str | None = None) -> Any:
                         "$LANDSCAPES_HOME/data or ~/.cache/landscapes/data)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads (default: one fewer than the CPUs, at least 1, so a "
-                             "shared machine does not stall training; a resumed run keeps "
-                             "its count). Does not change which run a config names.")
+                        help="CPU threads (default: the cores free when training starts, at "
+                             "least 1, so a shared machine does not stall training and an idle "
+                             "one is used in full; a resumed run keeps its count; the summary "
+                             "records the choice). Does not change which run a config names.")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar (default: a bar on a terminal, else a line on "
                              "stderr every tenth of the run or minute)")
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"replicate {r}: {run.path}\n  train accuracy {s['train_accuracy']:.4f}, "
                   f"test accuracy {s['test_accuracy']:.4f}, {pace} over {s['iterations']} "
                   f"iterations ({s.get('precision', 'float32')}, {_threads(s.get('threads'))})")
+            chosen = s.get("thread_choice")
+            if isinstance(chosen, dict) and chosen.get("source") == "default":
+                print(f"  {chosen.get('reason')}")
             if s.get("diverged_at") is not None:
                 print(f"  diverged: the training loss was NaN or inf from iteration "
                       f"{s['diverged_at']} on")

@@ -21,11 +21,12 @@ Nothing is lost and nothing is done twice:
 Speed on CPU: conv nets train channels-last (oneDNN's fast layout; float32 results
 differ from the contiguous layout's by about float32's own error there, not bit for
 bit), ``precision="bfloat16"``
-autocasts on CPU as on CUDA, and the thread count defaults to
-:func:`landscapes.devices.resolve_threads`. Float32 results depend on the thread count
-at rounding level (MKL and oneDNN split sums by thread), as on the CPU model or the
-torch version; like those it does not name a run, but a run records it, and a resumed
-run keeps it so that it stays bit-identical to an uninterrupted one.
+autocasts on CPU as on CUDA, and the thread count defaults to the cores free when the
+process starts (:func:`landscapes.devices.thread_choice`). Float32 results depend on the
+thread count at rounding level (MKL and oneDNN split sums by thread), as on the CPU model
+or the torch version; like those it does not name a run, but a run records it and why
+(``threads`` and ``thread_choice`` in its summary), and a resumed run keeps it so that it
+stays bit-identical to an uninterrupted one.
 
 A run whose training loss becomes NaN or inf is not an error: it trains to the end and
 its summary records the first such iteration (``diverged_at``; None for a healthy run),
@@ -56,7 +57,7 @@ from experiments.config import parse_init
 from experiments.config import TrainConfig
 from experiments.store import Run, write_json
 from experiments.store import seed as stream_seed
-from landscapes.devices import resolve_device, resolve_threads, using_threads
+from landscapes.devices import resolve_device, resolve_threads, thread_choice, using_threads
 from landscapes.progress import Progress
 
 __all__ = ["train", "RunFileError"]
@@ -93,9 +94,10 @@ def train(
         None: a bar on a terminal, else a line on stderr every tenth or minute; True: a
         bar; False: nothing (:class:`landscapes.progress.Progress`).
     threads : int, optional
-        CPU threads; default :func:`landscapes.devices.resolve_threads`, or for a
-        resumed run the count it started with (float32 results depend on it at
-        rounding level).
+        CPU threads; default the cores free when the process first asks
+        (:func:`landscapes.devices.thread_choice`), or for a resumed run the count it
+        started with (float32 results depend on it at rounding level). The summary
+        records the count (``threads``) and how it was chosen (``thread_choice``).
 
     Returns
     -------
@@ -228,7 +230,9 @@ class _Trainer:
         self.saves = checkpoints.schedule(self.total, self.data.per_epoch, extra)
         self.progress = progress
         self.requested_threads = threads
-        self.threads = resolve_threads(threads)
+        # How the count was chosen (free cores, load) goes into the summary's provenance.
+        self.thread_choice = thread_choice(threads).to_dict()
+        self.threads = self.thread_choice["threads"]
         self.saved_step: int | None = None
         self._start()
 
@@ -348,6 +352,8 @@ class _Trainer:
         started = state.get("threads")
         if self.requested_threads is None and isinstance(started, int) and started >= 1:
             self.threads = started  # the same count keeps a resumed run bit-identical
+            self.thread_choice = state.get("thread_choice") or {
+                "threads": started, "source": "resumed", "reason": "the count the run started with"}
         elif isinstance(started, int) and started != self.threads:
             _say(f"note: {str(self.run.path)!r} started with {started} threads and continues "
                  f"with {self.threads}: its weights then differ from an uninterrupted run's at "
@@ -373,7 +379,8 @@ class _Trainer:
         state = {"step": self.step, "model": self.model.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
                  "seconds": self.seconds, "hidden": list(self.hidden or ()),
-                 "threads": self.threads, "diverged_at": self.diverged_at}
+                 "threads": self.threads, "thread_choice": self.thread_choice,
+                 "diverged_at": self.diverged_at}
         if self.scaler is not None:
             state["scaler"] = self.scaler.state_dict()
         newest, previous = self.run.resume_paths
@@ -456,6 +463,7 @@ class _Trainer:
                    "device": str(self.device), "torch": torch.__version__,
                    "precision": self.config.precision,
                    "threads": self.threads if seconds is not None else None,
+                   "thread_choice": self.thread_choice if seconds is not None else None,
                    # unknown (None) in a summary rebuilt from the final checkpoint
                    "diverged_at": self.diverged_at,
                    "memory_format": "channels_last" if self.memory_format is torch.channels_last

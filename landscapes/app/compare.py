@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     add_flags(p, BUDGETS["quick"])
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--threads", type=int, help="torch CPU threads for training and "
-                   "evaluation (default: one fewer than the CPUs, at least 1)")
+                   "evaluation (default: the cores free when the command starts, at least 1)")
     p.add_argument("--data-dir", help="data root (default $LANDSCAPES_DATA, then a cache dir)")
     p.add_argument("--runs-dir", help="run store of the trained networks "
                    "(default $LANDSCAPES_HOME/runs or ~/.cache/landscapes/runs)")
@@ -199,8 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads = task_threads(args.threads, True) if clustered else resolve_threads(args.threads)
         for name in args.systems:
             get_system(name)
+        # In-process, None keeps the default's reason (free cores, load) for the runs'
+        # summaries; it is read once per process, so the keys and the work use one count.
         runtime = Runtime(device=device, data_dir=args.data_dir, runs_dir=args.runs_dir,
-                          progress=False if args.quiet else None, threads=threads)
+                          progress=False if args.quiet else None,
+                          threads=threads if clustered else args.threads)
         study = Study(args.systems, analyses, budget, runtime, reuse=not args.fresh)
         study.check()
         out = args.out or _default_out(args.systems, args.budget, budget, analyses)

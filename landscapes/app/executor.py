@@ -25,9 +25,9 @@ calls to a ``dask.distributed.Client``:
 Workers read the evaluation data from their own data root and check it against the
 client's digest. Every task of a study runs with one torch thread count, the one its
 networks' cache keys name (:meth:`~landscapes.app.systems.NetworkSystem.key`): one on
-a cluster unless ``threads`` says otherwise. The multilayer perceptrons here give the
-same bits with any count; float32 convolutions do not (at rounding level). Dask is
-imported only by :class:`Distributed`.
+a cluster unless ``threads`` says otherwise. The engine gives the multilayer
+perceptrons' points the same bits with any count; their training does not, nor do
+float32 convolutions (at rounding level). Dask is imported only by :class:`Distributed`.
 """
 
 from __future__ import annotations

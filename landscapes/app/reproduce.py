@@ -295,7 +295,7 @@ def _parser() -> argparse.ArgumentParser:
                         "figure whose data is absent is listed with what it needs)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--threads", type=int, help="torch CPU threads for training and "
-                   "evaluation (default: one fewer than the CPUs, at least 1)")
+                   "evaluation (default: the cores free when the command starts, at least 1)")
     p.add_argument("--data-dir", help="data root (default $LANDSCAPES_DATA, then a cache dir)")
     p.add_argument("--runs-dir", help="run store (default $LANDSCAPES_HOME/runs)")
     p.add_argument("--fresh", action="store_true", help="recompute cached analyses")
@@ -339,9 +339,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # every task runs with one torch thread unless --threads says otherwise.
         device = args.device if clustered else str(resolve_device(args.device))
         threads = task_threads(args.threads, True) if clustered else resolve_threads(args.threads)
+        # In-process, None keeps the default's reason (free cores, load) for the runs'
+        # summaries; it is read once per process, so the keys and the work use one count.
         runtime = Runtime(device=device, data_dir=args.data_dir,
                           runs_dir=args.runs_dir, progress=False if args.quiet else None,
-                          threads=threads)
+                          threads=threads if clustered else args.threads)
         if args.list:
             _list(runtime)
             return 0
@@ -382,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import torch
 
-    torch.set_num_threads(runtime.threads)  # one count for training and evaluation alike
+    torch.set_num_threads(threads)  # one count for training and evaluation alike
     from experiments.data import data_root
 
     for fid, why in the_plan.blocked.items():

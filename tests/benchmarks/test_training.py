@@ -7,7 +7,8 @@ import csv
 
 import pytest
 
-from benchmarks.training import COLUMNS, Setting, competing, lenet_rows, markdown, resnet_rows, write_csv
+from benchmarks.training import (COLUMNS, DEFAULT, Setting, competing, lenet_rows, markdown,
+                                 resnet_rows, write_csv)
 
 
 def test_resnet_rows_share_the_best_and_mark_the_default(tmp_path):
@@ -25,10 +26,17 @@ def test_resnet_rows_share_the_best_and_mark_the_default(tmp_path):
 
 
 @pytest.mark.usefixtures("data_root")
-def test_lenet_rows_under_a_competing_process():
-    rows = lenet_rows([1], [0, 1], iterations=2, repeats=1)
-    assert [(r["threads"], r["competing"]) for r in rows] == [(1, 0), (1, 1)]
+def test_lenet_rows_under_a_competing_process_with_the_default_decided_each_run():
+    rows = lenet_rows([1, DEFAULT], [0, 1], iterations=2, repeats=2)
+    assert [(r["threads"], r["competing"]) for r in rows] == [
+        (1, 0), ("default", 0), (1, 1), ("default", 1)]
     assert all(r["unit"] == "s/epoch" and r["median"] > 0 for r in rows)
+    assert [r["default"] for r in rows] == [False, True, False, True]
+    for r in rows:  # one choice per timed run, each with the busy cores it saw
+        choices = r["chosen"].split()
+        assert len(choices) == (2 if r["threads"] == "default" else 0)
+        assert all(int(c.split("@")[0]) >= 1 and float(c.split("@")[1]) >= 0 for c in choices)
+    assert "@" in markdown(rows)
 
 
 def test_competing_processes_end_with_the_block():

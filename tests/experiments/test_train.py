@@ -285,6 +285,70 @@ def test_threads_are_recorded_kept_on_resume_and_do_not_name_the_run(tmp_path, m
         train(tiny(lr=0.5), runs_dir=tmp_path, device="cpu", threads=0)
 
 
+@pytest.fixture
+def machine(monkeypatch):
+    """A fake 2-CPU machine whose other work keeps ``busy`` cores busy (call it)."""
+    from landscapes import devices
+
+    def set_busy(busy: float) -> None:
+        monkeypatch.setattr(devices.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+        monkeypatch.setattr(devices, "busy_cpus", lambda cpus, seconds=0.2: busy)
+        monkeypatch.setattr(devices, "cgroup_quota", lambda: None)
+        devices._machine.cache_clear()
+
+    yield set_busy
+    devices._machine.cache_clear()
+
+
+@pytest.mark.parametrize("busy, expected", [(0.0, 2), (1.3, 1)])
+def test_the_default_thread_count_and_its_reason_are_in_the_summary(tmp_path, machine, busy,
+                                                                    expected, capsys):
+    machine(busy)
+    from landscapes.devices import using_threads
+
+    with using_threads(2):  # as without OMP_NUM_THREADS on 2 cores
+        assert main(["mnist_mlp", "--epochs", "0.125", "--train-examples", "512",
+                     "--runs-dir", str(tmp_path), "--no-progress"]) == 0
+    run = Run(tiny(epochs=0.125, batch_size=128, checkpoints=()), 0, tmp_path)
+    summary = run.summary
+    chosen = summary["thread_choice"]
+    assert summary["threads"] == chosen["threads"] == expected
+    assert chosen["source"] == "default" and chosen["cpus"] == 2 and chosen["busy"] == busy
+    assert f"{busy:.2f} of them busy with other work" in chosen["reason"]
+    assert chosen["reason"] in capsys.readouterr().out  # and the command says so
+
+
+def test_threads_override_the_default_and_a_resumed_run_keeps_its_choice(tmp_path, machine,
+                                                                         monkeypatch, capsys):
+    machine(0.0)  # idle: the default would be 2
+    assert main(["mnist_mlp", "--epochs", "0.125", "--train-examples", "512",
+                 "--runs-dir", str(tmp_path / "asked"), "--no-progress", "--threads", "1"]) == 0
+    asked = Run(tiny(epochs=0.125, batch_size=128, checkpoints=()), 0, tmp_path / "asked")
+    assert asked.summary["threads"] == 1
+    assert asked.summary["thread_choice"]["source"] == "requested"
+    assert "busy with other work" not in capsys.readouterr().out
+
+    original = train_module._Trainer._train_step
+
+    def killed(self, inputs, targets):
+        if self.step == 7:
+            raise SystemExit
+        return original(self, inputs, targets)
+
+    from landscapes.devices import using_threads
+
+    with using_threads(2):  # as without OMP_NUM_THREADS on 2 cores
+        machine(1.5)  # started on a loaded machine: one thread
+        monkeypatch.setattr(train_module._Trainer, "_train_step", killed)
+        with pytest.raises(SystemExit):
+            train(tiny(), runs_dir=tmp_path, device="cpu", progress=False)
+        monkeypatch.setattr(train_module._Trainer, "_train_step", original)
+        machine(0.0)  # resumed on an idle one: still one, and why it was one
+        run = train(tiny(), runs_dir=tmp_path, device="cpu", progress=False)
+    assert run.summary["threads"] == 1
+    assert run.summary["thread_choice"]["busy"] == 1.5
+
+
 def _random_images(monkeypatch, n=64):
     """CIFAR-shaped random data in place of CIFAR-10 (not on this machine)."""
     gen = torch.Generator().manual_seed(0)

@@ -7,6 +7,7 @@ The cluster tests start real worker processes on localhost (``LocalCluster`` wit
 from __future__ import annotations
 
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -67,15 +68,16 @@ def homes(tmp_path_factory):
         os.environ["LANDSCAPES_HOME"] = before
 
 
-def study(home: Path, client=None, analyses=ANALYSES) -> Study:
+def study(home: Path, client=None, analyses=ANALYSES, threads: int | None = None) -> Study:
     os.environ["LANDSCAPES_HOME"] = str(home)
-    runtime = Runtime(runs_dir=home / "runs", progress=False)
+    runtime = Runtime(runs_dir=home / "runs", progress=False, threads=threads)
     return Study(SYSTEMS, analyses, BUDGET, runtime, client=client)
 
 
 def test_two_workers_give_the_in_process_numbers_even_when_one_is_killed(homes):
     # One test, so that pytest-xdist computes the in-process reference once.
-    reference = study(homes / "in-process").run()  # this process's own torch threads
+    # The workers' one thread: training's float32 sums depend on the count at rounding.
+    reference = study(homes / "in-process", threads=1).run()
     os.environ["LANDSCAPES_HOME"] = str(homes / "workers")  # the workers' scratch
     with open_cluster(workers=2, quiet=True) as cluster:
         client = cluster.client
@@ -129,30 +131,37 @@ def _kill_a_training_worker(client, s: Study, reference: Study) -> str:
     return killed
 
 
-def test_mlp_numbers_do_not_depend_on_the_thread_count(tmp_path):
-    # What lets in-process runs (any threads) and workers (one thread) agree on these
-    # models: training and evaluation of LeNet-300-100 give the same bits with 1 and 2.
+def test_mlp_evaluation_does_not_depend_on_the_thread_count_and_training_is_keyed(tmp_path):
+    # The engine gives LeNet-300-100's points the same bits with 1 and 2 threads, so
+    # blocks evaluated anywhere agree; training does not (MKL splits the last layer's
+    # weight gradient, a 10×100 product over the batch, by thread), so in-process runs
+    # and workers agree only at one count, and the count is in every network's key.
     from experiments import data
     from experiments.config import experiment
     from experiments.train import train
     from landscapes import evaluate, paths
+    from landscapes.app.systems import get_system
+    from landscapes.devices import using_threads
 
     config = experiment("mnist_mlp", epochs=1, train_examples=1280)
-    before = torch.get_num_threads()
+    runs = {n: train(config, runs_dir=tmp_path / str(n), device="cpu", progress=False, threads=n)
+            for n in (1, 2)}
+    assert all(torch.allclose(runs[1].final[k], runs[2].final[k], rtol=0, atol=1e-6)
+               for k in runs[1].final)
+    x, y = data.load("mnist", "test")
+    line = paths.linear(runs[1].init, runs[1].final, np.linspace(0, 1, 5))
     found = []
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            run = train(config, runs_dir=tmp_path / str(threads), device="cpu", progress=False)
-            x, y = data.load("mnist", "test")
-            line = paths.linear(run.init, run.final, np.linspace(0, 1, 5))
-            ds = evaluate(run.model(), line, (x[:2000], y[:2000]), device="cpu", progress=False)
-            found.append((run.final, ds.loss.values))
-    finally:
-        torch.set_num_threads(before)
-    (a, la), (b, lb) = found
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    np.testing.assert_array_equal(la, lb)
+    for threads in (1, 2):
+        with using_threads(threads):
+            found.append(evaluate(runs[1].model(), line, (x[:2000], y[:2000]), device="cpu",
+                                  progress=False).loss.values)
+    np.testing.assert_array_equal(*found)
+
+    system, budget = get_system("mnist_mlp"), BUDGET.replace(replicates=1)
+    keys = {n: system.key(budget, Runtime(runs_dir=tmp_path / "keyed", progress=False,
+                                          threads=n)) for n in (1, 2)}
+    assert keys[1] != keys[2]
+    assert json.loads(keys[2])["threads"] == 2
 
 
 def test_a_bad_data_root_on_a_worker_is_one_line_naming_worker_and_file(homes, tmp_path, capfd):
@@ -243,7 +252,7 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_finishes_the_rest(homes):
     assert {p: os.stat(p).st_mtime_ns for p in kept} == kept  # not trained again
     # The same numbers as this process computes from those runs.
     s = Study(SYSTEMS, ["init_to_final", "from_iteration"], BUDGET,
-              Runtime(runs_dir=home / "runs", progress=False), reuse=False).run()
+              Runtime(runs_dir=home / "runs", progress=False, threads=1), reuse=False).run()
     results.save(s.tree(), home / "here.nc")
     got = results.load_tree(home / "out" / "comparison.nc")
     want = results.load_tree(home / "here.nc")
@@ -263,7 +272,8 @@ def test_im2016_analyses_on_two_workers_give_the_in_process_numbers(homes):
 
     def im_study(home: Path, client=None) -> Study:
         os.environ["LANDSCAPES_HOME"] = str(home)
-        runtime = Runtime(runs_dir=home / "runs", progress=False)
+        # One thread, the workers': training's float32 sums depend on the count.
+        runtime = Runtime(runs_dir=home / "runs", progress=False, threads=1)
         return Study(["fashion_mlp"], analyses, budget, runtime, client=client)
 
     reference = im_study(homes / "im-in-process").run()
