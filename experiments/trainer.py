@@ -116,6 +116,9 @@ def train(
         return run
     if run.parent is not None and not _reusable(run.parent) and spawn.start_state(run) is None:
         # The parent first (it is reused when finished): the child starts from its state.
+        # Refused before any training when spawn_at is no checkpoint of the parent.
+        per_epoch = feed.iterations_per_epoch(config, data_dir)
+        spawn.check_spawn(config, config.iterations(per_epoch), per_epoch)
         train(run.parent.config, replicate=replicate, runs_dir=runs_dir, data_dir=data_dir,
               device=device, progress=progress, threads=threads)
     dev = resolve_device(device)
