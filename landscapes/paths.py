@@ -738,7 +738,9 @@ def _curve(kind: str, a: Any, bend: Any, b: Any, ts: Any, names: Sequence[str] |
     coef = curve_coefficients(kind, ts)
     t = _as_grid(ts, "ts")
     anchors, names = _anchors(list(zip(_names(names, ("a", "bend", "b")), (a, bend, b))))
-    return Path(anchors, names, coef, ("t",), {"t": t}, np.array([1.0, 0.0, 0.0]), kind)
+    # The dimension is "alpha", as on every 1-D path: the results schema and the barrier
+    # analyses read it (here α is the curve parameter t).
+    return Path(anchors, names, coef, ("alpha",), {"alpha": t}, np.array([1.0, 0.0, 0.0]), kind)
 
 
 def bezier(a: Any, bend: Any, b: Any, ts: Any = "uniform", *,
@@ -763,8 +765,9 @@ def bezier(a: Any, bend: Any, b: Any, ts: Any = "uniform", *,
     Returns
     -------
     Path
-        Dimension ``t``; coefficients from :func:`curve_coefficients`. ``distance``
-        is measured from θ_a along the chord, not the arc.
+        Dimension ``alpha`` holding t (the name every 1-D path and the results
+        schema use); coefficients from :func:`curve_coefficients`. ``distance`` is
+        ‖θ(t) − θ_a‖, the chord from θ_a, not the arc length.
 
     Examples
     --------
