@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import torch
 
-from experiments import spawn
+from experiments import streams
 from experiments.config import TrainConfig
 
 __all__ = ["Data", "load_data", "batches", "iterations_per_epoch", "BPTT_STEPS", "EVAL_BATCH"]
@@ -70,7 +70,7 @@ def batches(at: Position) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     size, per_epoch = at.config.batch_size, at.data.per_epoch
     while at.step < at.total:
         epoch, first = divmod(at.step, per_epoch)
-        order = spawn.epoch_order(at, epoch, n)
+        order = streams.epoch_order(at, epoch, n)
         for i in range(first, per_epoch):
             if at.step >= at.total:
                 return
@@ -90,7 +90,7 @@ def _augment(at: Position, inputs: torch.Tensor) -> torch.Tensor:
     from experiments.data import augment_cifar
 
     generator = torch.Generator(device=inputs.device).manual_seed(
-        at.seed("augment", at.step, *spawn.counters(at.config)))
+        at.seed("augment", at.step, *streams.counters(at.config)))
     return augment_cifar(inputs, generator)
 
 

@@ -48,18 +48,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from experiments import checkpoints
 from experiments.config import TrainConfig, train_command
 from experiments.store import Run
+from experiments.streams import SPAWN, counters, epoch_order
 
-__all__ = ["children", "check_spawn", "start_state", "inputs", "SPAWN"]
-
-#: Marks a child's seeds: no position counter is negative, so a child's streams never
-#: coincide with a run's own.
-SPAWN = -1
-
+__all__ = ["children", "check_spawn", "start_state", "inputs", "counters", "epoch_order",
+           "SPAWN"]
 
 def children(parent: TrainConfig, k: int, count: int = 2, *, per_epoch: int | None = None,
              data_dir: str | os.PathLike | None = None) -> list[TrainConfig]:
@@ -127,31 +123,6 @@ def check_spawn(config: TrainConfig, total: int, per_epoch: int) -> list[int]:
                          f"and {after}); add it to the parent's checkpoints (checkpoints="
                          f"{(*config.checkpoints, k)!r}), as experiments.spawn.children does")
     return [t for t in full if t >= k]
-
-
-def counters(config: TrainConfig) -> tuple[int, ...]:
-    """What a child appends to the counters of its seeds (none for a parent or child 0)."""
-    if not config.spawn_child:
-        return ()
-    return (SPAWN, int(config.spawn_at), int(config.spawn_child))
-
-
-def epoch_order(at: Any, epoch: int, n: int) -> torch.Tensor:
-    """The order of the ``n`` examples in ``epoch`` (``at`` a :class:`experiments.feed.Position`)."""
-    own = torch.randperm(n, generator=torch.Generator().manual_seed(at.seed("order", epoch)))
-    extra = counters(at.config)
-    if not extra:
-        return own
-    spawn_epoch, first = divmod(at.config.spawn_at, at.data.per_epoch)
-    if epoch < spawn_epoch:
-        return own  # never drawn: a child starts at spawn_at
-    generator = torch.Generator().manual_seed(at.seed("order", epoch, *extra))
-    if epoch > spawn_epoch or first == 0:
-        return torch.randperm(n, generator=generator)
-    # The parent saw own[:cut] in this epoch before k; the rest, in a new order.
-    cut = min(n, first * at.config.batch_size)
-    rest = own[cut:]
-    return torch.cat([own[:cut], rest[torch.randperm(len(rest), generator=generator)]])
 
 
 def start_state(run: Run) -> dict[str, Any] | None:

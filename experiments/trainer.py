@@ -50,7 +50,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from experiments import checkpoints, feed, spawn
+from experiments import checkpoints, feed, spawn, streams
 from experiments.checkpoints import RunFileError
 from experiments.config import parse_init
 from experiments.config import TrainConfig
@@ -285,9 +285,10 @@ class _Trainer:
         try:
             self._apply(state)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            parent = self.run.parent
             raise RunFileError(f"the parent's state at iteration {self.config.spawn_at} in "
-                               f"{str(self.run.parent.path)!r} does not fit the model "
-                               f"({type(exc).__name__}); {self.run.parent.retrain_hint()}") from None
+                               f"{str(parent.path)!r} does not fit the model "
+                               f"({type(exc).__name__}); {parent.retrain_hint()}") from None
         self.saved_step = None
 
     def _bend(self) -> None:
@@ -306,7 +307,7 @@ class _Trainer:
 
     def spawned(self, stream: str, *counters: int) -> int:
         """:meth:`seed` of a stream drawn after ``spawn_at``: a child's own (child ≥ 1)."""
-        return self.seed(stream, *counters, *spawn.counters(self.config))
+        return self.seed(stream, *counters, *streams.counters(self.config))
 
     _seed = seed
 

@@ -135,8 +135,8 @@ def test_curve_configs_are_checked(store):
 def test_any_module_trains_only_its_bend_and_keeps_its_running_statistics():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
-    a = {k: torch.randn_like(v) if v.is_floating_point() else v for k, v in net.state_dict().items()}
-    b = {k: torch.randn_like(v) if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    a, b = ({k: torch.randn_like(v) if v.is_floating_point() else v
+             for k, v in net.state_dict().items()} for _ in range(2))
     curve = Curve("bezier", a, b, net)
     net.load_state_dict(curve.midpoint())
     stats = net[1].running_mean.clone()
