@@ -19,6 +19,8 @@ endpoints' network; :func:`curve_path` makes the finished curve a
 evaluates like any path. t is drawn from the global generator right after the trainer
 reseeds it for the iteration (the dropout seed), so a resumed curve run draws the same
 t as an uninterrupted one. The summary's losses are those of the curve's midpoint θ(½).
+Replicates of a curve config join the same endpoints and differ in the bend's data
+order and draws of t.
 
 **Batch norm.** During training the point θ(t) carries its batch-norm buffers as the
 curve's combination of the anchors' buffers, and train mode normalises with the

@@ -496,7 +496,10 @@ class _Trainer:
     def _finish(self, seconds: float | None) -> None:
         """Measure the final network and write the summary; ``seconds`` None: rebuilt."""
         self._read_divergence()
-        per_epoch = None if seconds is None else seconds / max(self.config.epochs, 1e-12)
+        epochs = self.config.epochs
+        if self.first_step:  # a child trains from spawn_at only
+            epochs = (self.total - self.first_step) / self.data.per_epoch
+        per_epoch = None if seconds is None else seconds / max(epochs, 1e-12)
         summary = {"iterations": self.total, "epochs": self.config.epochs,
                    "seconds": seconds, "seconds_per_epoch": per_epoch,
                    "device": str(self.device), "torch": torch.__version__,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -149,3 +151,19 @@ def test_any_module_trains_only_its_bend_and_keeps_its_running_statistics():
     curve.forward(net, x, 0.5).sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
     assert torch.equal(net[1].running_mean, stats)  # the point's buffers, not the bend's
+
+
+def test_the_engine_recomputes_batch_norm_along_a_curve_and_its_ends_are_the_endpoints():
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2))
+    a, bend, b = ({k: torch.randn_like(v) if v.is_floating_point() else v
+                   for k, v in net.state_dict().items()} for _ in range(3))
+    x, y = torch.randn(64, 3), torch.randint(0, 2, (64,))
+    kwargs = dict(device="cpu", progress=False, bn="recompute", bn_data=(x, y), batch_size=32)
+    curve = engine.evaluate(net, paths.bezier(a, bend, b, [0.0, 0.5, 1.0]), (x, y), **kwargs)
+    line = engine.evaluate(net, paths.linear(a, b, [0.0, 1.0]), (x, y), **kwargs)
+    assert json.loads(curve.attrs["hyperparameters"])["bn"] == "recompute"
+    values, ends = curve.loss.values.ravel(), line.loss.values.ravel()
+    assert values[0] == pytest.approx(ends[0], rel=1e-6)
+    assert values[-1] == pytest.approx(ends[-1], rel=1e-6)
+    assert np.isfinite(values).all()
