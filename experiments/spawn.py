@@ -37,7 +37,7 @@ Examples
 --------
 >>> from experiments.config import experiment
 >>> parent = experiment("mnist_mlp", epochs=2)
->>> a, b = children(parent, 1024, per_epoch=469)
+>>> a, b = children(parent, 512, per_epoch=469)
 >>> a.parent == b.parent == parent, (a.spawn_child, b.spawn_child)
 (True, (1, 2))
 """

@@ -499,7 +499,7 @@ class _Trainer:
         epochs = self.config.epochs
         if self.first_step:  # a child trains from spawn_at only
             epochs = (self.total - self.first_step) / self.data.per_epoch
-        per_epoch = None if seconds is None else seconds / max(epochs, 1e-12)
+        per_epoch = None if seconds is None or epochs <= 0 else seconds / max(epochs, 1e-12)
         summary = {"iterations": self.total, "epochs": self.config.epochs,
                    "seconds": seconds, "seconds_per_epoch": per_epoch,
                    "device": str(self.device), "torch": torch.__version__,
