@@ -23,9 +23,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from landscapes.names import unknown_name
+from landscapes.paths import CURVES as _CURVES
 
 __all__ = ["TrainConfig", "EXPERIMENTS", "experiment", "describe_experiments", "train_command",
-           "PRECISIONS"]
+           "PRECISIONS", "CURVES"]
 
 #: Allowed ``precision`` values: float32, or autocast to bfloat16 (CPU and CUDA) or
 #: float16 (CUDA only, with loss scaling).
@@ -94,6 +95,19 @@ class TrainConfig:
     precision: str = _help("float32, or autocast to bfloat16 (CPU and GPU) or float16 (GPU "
                            "only); it changes the numbers, so it names the run",
                            default="float32")
+    spawn_at: int | None = _help("start from iteration k of the parent run (this config without "
+                                 "the spawn fields), its optimizer and schedule included; k must "
+                                 "be a checkpoint of the parent (Frankle et al. 2020)",
+                                 default=None)
+    spawn_child: int | None = _help("which child of the spawn: 1, 2, ... draw their own data order "
+                                    "and augmentation from spawn_at on; 0 keeps the parent's "
+                                    "(it reproduces the parent's weights)", default=None)
+    curve: str | None = _help("train a mode-connecting curve between curve_ends instead of a "
+                              "network: 'bezier' or 'polychain' (Garipov et al. 2018)",
+                              default=None)
+    curve_ends: tuple[str, ...] = _help("the curve's two endpoint runs in the store, each "
+                                        "'<config name>/replicate_<r>' (their final weights)",
+                                        default=())
 
     def __post_init__(self) -> None:
         _coerce(self)
@@ -126,11 +140,21 @@ class TrainConfig:
         values = dict(values)
         if "checkpoints" in values:
             values["checkpoints"] = tuple(int(t) for t in values["checkpoints"])
+        if "curve_ends" in values:
+            values["curve_ends"] = tuple(str(t) for t in values["curve_ends"])
         return cls(**values)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
+
+    @property
+    def parent(self) -> TrainConfig | None:
+        """The run a spawned child starts from: this config without ``spawn_at`` and
+        ``spawn_child`` (None for a run that is not a child)."""
+        if self.spawn_at is None:
+            return None
+        return self.replace(spawn_at=None, spawn_child=None)
 
     def iterations(self, per_epoch: int) -> int:
         """Total number of iterations given the iterations per epoch."""
@@ -175,6 +199,10 @@ def _coerce(config: TrainConfig) -> None:
             object.__setattr__(config, f.name, cast(value))
         except (TypeError, ValueError):
             raise ValueError(f"{f.name} must be a number, got {value!r}") from None
+    if isinstance(config.curve_ends, (list, tuple)):
+        object.__setattr__(config, "curve_ends", tuple(str(e) for e in config.curve_ends))
+    else:
+        raise ValueError(f"curve_ends must be a pair of runs, got {config.curve_ends!r}")
     if isinstance(config.checkpoints, (list, tuple)):
         object.__setattr__(config, "checkpoints", tuple(sorted({int(t) for t in config.checkpoints})))
     else:
@@ -209,6 +237,8 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(f"train_examples must be ≥ 1, got {config.train_examples!r}")
     if config.switch_at is not None and config.switch_at < 1:
         raise ValueError(f"switch_at must be ≥ 1, got {config.switch_at!r}")
+    _validate_spawn(config)
+    _validate_curve(config)
     if any(t < 0 for t in config.checkpoints):
         raise ValueError(f"checkpoint iterations must be ≥ 0, got {config.checkpoints!r}")
     from experiments.schedules import parse_steps
@@ -216,6 +246,36 @@ def _validate(config: TrainConfig) -> None:
     for key in ("milestones", "warmup"):
         parse_steps(getattr(config, key), 1)
     parse_init(config.init)
+
+
+#: Allowed ``curve`` values (:func:`landscapes.paths.bezier`, :func:`landscapes.paths.polychain`).
+CURVES = _CURVES
+_RUN_REF = re.compile(r"^[A-Za-z0-9_.-]+/replicate_\d+$")
+
+
+def _validate_spawn(config: TrainConfig) -> None:
+    if (config.spawn_at is None) != (config.spawn_child is None):
+        raise ValueError("spawn_at and spawn_child go together; got "
+                         f"spawn_at={config.spawn_at!r}, spawn_child={config.spawn_child!r}")
+    if config.spawn_at is not None and (config.spawn_at < 0 or config.spawn_child < 0):
+        raise ValueError(f"spawn_at and spawn_child must be ≥ 0, got {config.spawn_at!r} and "
+                         f"{config.spawn_child!r}")
+    if config.spawn_at is not None and config.curve is not None:
+        raise ValueError("a curve run cannot be spawned; set spawn_at or curve, not both")
+
+
+def _validate_curve(config: TrainConfig) -> None:
+    if config.curve is None:
+        if config.curve_ends:
+            raise ValueError(f"curve_ends={config.curve_ends!r} needs a curve kind; set curve "
+                             f"to one of {list(CURVES)}")
+        return
+    _choose("curve", config.curve, list(CURVES))
+    if len(config.curve_ends) != 2 or not all(_RUN_REF.match(e) for e in config.curve_ends):
+        raise ValueError(f"curve_ends must be two runs '<config name>/replicate_<r>', got "
+                         f"{config.curve_ends!r}")
+    if config.curve_ends[0] == config.curve_ends[1]:
+        raise ValueError(f"a curve needs two different endpoint runs, got {config.curve_ends!r}")
 
 
 def _openlth_cifar(model: str, augment: bool = True) -> TrainConfig:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import torch
 
+from experiments import streams
 from experiments.config import TrainConfig
 
 __all__ = ["Data", "load_data", "batches", "iterations_per_epoch", "BPTT_STEPS", "EVAL_BATCH"]
@@ -69,8 +70,7 @@ def batches(at: Position) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     size, per_epoch = at.config.batch_size, at.data.per_epoch
     while at.step < at.total:
         epoch, first = divmod(at.step, per_epoch)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(
-            at.seed("order", epoch)))
+        order = streams.epoch_order(at, epoch, n)
         for i in range(first, per_epoch):
             if at.step >= at.total:
                 return
@@ -89,7 +89,8 @@ def batches(at: Position) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
 def _augment(at: Position, inputs: torch.Tensor) -> torch.Tensor:
     from experiments.data import augment_cifar
 
-    generator = torch.Generator(device=inputs.device).manual_seed(at.seed("augment", at.step))
+    generator = torch.Generator(device=inputs.device).manual_seed(
+        at.seed("augment", at.step, *streams.counters(at.config)))
     return augment_cifar(inputs, generator)
 
 

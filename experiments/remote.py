@@ -113,12 +113,15 @@ def _write(files: dict[str, bytes], folder: Path) -> None:
 
 def train_task(config: TrainConfig, replicate: int, *, store: str, token: str | None,
                data_dir: str | None, device: str, torch_threads: int | None = None,
-               partial: dict[str, bytes] | None = None) -> Trained:
+               partial: dict[str, bytes] | None = None,
+               inputs: dict[str, bytes] | None = None) -> Trained:
     """Train (or reuse) one run on a worker; see the module's docstring.
 
     ``store`` is the client's run store as the client sees it, ``token`` its marker
     (``None``: never share), ``partial`` the files of an unfinished run there;
-    ``torch_threads`` as :func:`experiments.trainer.train`'s ``threads``.
+    ``torch_threads`` as :func:`experiments.trainer.train`'s ``threads``; ``inputs``
+    the files of other runs it starts from (:func:`experiments.spawn.inputs`: a child's
+    parent state, a curve's endpoints), by path relative to the store.
     """
     from experiments.trainer import train
     from landscapes.home import home
@@ -129,6 +132,9 @@ def train_task(config: TrainConfig, replicate: int, *, store: str, token: str | 
         with run.lock():
             if not run.done and not any(run.path.glob("resume*")):
                 _write(partial, run.path)
+    if not shared and inputs:
+        root = run.path.parents[1]
+        _write({rel: data for rel, data in inputs.items() if not (root / rel).exists()}, root)
     train(config, replicate=replicate, runs_dir=run.path.parents[1], data_dir=data_dir,
           device=device, progress=False, threads=torch_threads)
     return Trained(config.name, replicate, None if shared else pack(run), socket.gethostname())
@@ -164,10 +170,14 @@ def submit(client: Any, config: TrainConfig, replicate: int, *, store: Store,
 
     run = Run(config, replicate, store.root)
     partial = None if run.done else (pack(run, resume=True) or None)
+    from experiments.spawn import inputs
+
+    needs = None if run.done else (inputs(run) or None)
     data = None if data_dir is None else str(data_dir)
     return client.submit(remote, train_task, config, replicate, threads=threads,
                          store=str(store.root), token=store.token, data_dir=data,
-                         device=device, torch_threads=threads, partial=partial, pure=False,
+                         device=device, torch_threads=threads, partial=partial,
+                         inputs=needs, pure=False,
                          key=f"train-{config.name}-r{replicate}-{secrets.token_hex(4)}")
 
 

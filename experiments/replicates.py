@@ -12,6 +12,9 @@ order. A place says only *where* a run trains:
   app's :class:`~landscapes.app.executor.Distributed`, which shares its tasks between
   the analyses of a study).
 
+Spawned children (:mod:`experiments.spawn`) need their parents: the loop trains the
+parent replicates first, at the same place, then the children.
+
 Examples
 --------
 >>> from experiments.config import experiment
@@ -139,6 +142,11 @@ def iter_replicates(config: TrainConfig, replicates: int, *, place: Place | None
 
 def _loop(config: TrainConfig, replicates: int, place: Place) -> Iterator[Run]:
     runs = [Run(config, r, place.runs_dir) for r in range(replicates)]
+    if config.parent is not None and not all(run.done for run in runs):
+        # A spawned child starts from its parent's state: the parents train first, at
+        # the same place (:mod:`experiments.spawn`).
+        for _ in _loop(config.parent, replicates, place):
+            pass
     with place:
         pending: dict[int, int] = {}
         handles = []

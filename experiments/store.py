@@ -4,6 +4,9 @@ Layout of a run (``<runs>/<config name>/replicate_<r>/``):
 
 - ``config.json``: every hyperparameter, the replicate and the seeds actually used;
 - ``checkpoints/it<iteration>.pt``: the model's state at each scheduled iteration;
+- ``states/it<iteration>.pt``: the optimizer's and schedule's state there, from which a
+  child run is spawned (:mod:`experiments.spawn`); as large as the optimizer's state
+  (nothing for plain SGD, one copy of the weights with momentum, two for Adam);
 - ``resume.pt``: model, optimizer and step, rewritten at every checkpoint and on Ctrl-C,
   the one before it kept as ``resume.prev.pt``; both removed when the run finishes;
 - ``summary.json``: written last, so its presence means the run is finished;
@@ -134,19 +137,42 @@ class Run:
 
     @property
     def iterations(self) -> list[int]:
-        """Iterations with a checkpoint on disk, sorted."""
+        """Iterations with a checkpoint on disk, sorted (a spawned child's include its
+        parent's before ``spawn_at``)."""
         folder = self.path / "checkpoints"
-        if not folder.exists():
-            return []
-        found = (_CHECKPOINT.match(p.name) for p in folder.iterdir())
-        return sorted(int(m.group(1)) for m in found if m)
+        own: list[int] = []
+        if folder.exists():
+            found = (_CHECKPOINT.match(p.name) for p in folder.iterdir())
+            own = [int(m.group(1)) for m in found if m]
+        parent = self.parent
+        if parent is not None:
+            own += [t for t in parent.iterations if t < self.config.spawn_at]
+        return sorted(set(own))
 
     def checkpoint_path(self, iteration: int) -> Path:
         return self.path / "checkpoints" / f"it{iteration:08d}.pt"
 
+    def train_state_path(self, iteration: int) -> Path:
+        """The optimizer, schedule and step at a checkpointed iteration (what a child
+        spawned there starts from, with the checkpoint's weights)."""
+        return self.path / "states" / f"it{iteration:08d}.pt"
+
+    @property
+    def parent(self) -> Run | None:
+        """For a spawned child (``config.spawn_at`` set), the run it starts from: the
+        same replicate of ``config.parent`` in the same store; else None."""
+        parent = self.config.parent
+        return None if parent is None else Run(parent, self.replicate, self.path.parents[1])
+
     def state(self, iteration: int) -> dict[str, torch.Tensor]:
-        """The model's state dict at a checkpointed iteration (on CPU)."""
+        """The model's state dict at a checkpointed iteration (on CPU).
+
+        A spawned child's iterations before its ``spawn_at`` are its parent's.
+        """
         path = self.checkpoint_path(iteration)
+        parent = self.parent
+        if not path.exists() and parent is not None and iteration < self.config.spawn_at:
+            return parent.state(iteration)
         if not path.exists():
             raise ValueError(f"no checkpoint at iteration {iteration!r} in {str(self.path)!r}; "
                              f"available: {self.iterations}")
@@ -158,7 +184,8 @@ class Run:
 
     def remove_temporaries(self) -> list[Path]:
         """Delete the temp files a killed write left behind (call with the lock held)."""
-        found = [p for folder in (self.path, self.path / "checkpoints") if folder.is_dir()
+        found = [p for folder in (self.path, self.path / "checkpoints", self.path / "states")
+                 if folder.is_dir()
                  for p in folder.glob(".*.tmp")]
         for p in found:
             p.unlink(missing_ok=True)

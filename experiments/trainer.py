@@ -51,7 +51,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from experiments import checkpoints, feed
+from experiments import checkpoints, feed, spawn, streams
 from experiments.checkpoints import RunFileError
 from experiments.config import parse_init
 from experiments.config import TrainConfig
@@ -116,6 +116,13 @@ def train(
     if _reusable(run):
         _note_threads(run, threads)
         return run
+    if run.parent is not None and not _reusable(run.parent) and spawn.start_state(run) is None:
+        # The parent first (it is reused when finished): the child starts from its state.
+        # Refused before any training when spawn_at is no checkpoint of the parent.
+        per_epoch = feed.iterations_per_epoch(config, data_dir)
+        spawn.check_spawn(config, config.iterations(per_epoch), per_epoch)
+        train(run.parent.config, replicate=replicate, runs_dir=runs_dir, data_dir=data_dir,
+              device=device, progress=progress, threads=threads)
     dev = resolve_device(device)
     if config.precision == "float16" and dev.type != "cuda":
         raise ValueError(f"precision 'float16' needs a CUDA device, got {str(dev)!r}: its loss "
@@ -228,6 +235,11 @@ class _Trainer:
         # Im et al. (§4.3) start the second optimizer from the switch: keep that point.
         extra = (*self.config.checkpoints, *((self.config.switch_at,) if self.config.switch_at else ()))
         self.saves = checkpoints.schedule(self.total, self.data.per_epoch, extra)
+        if self.config.spawn_at is not None:
+            self.saves = spawn.check_spawn(self.config, self.total, self.data.per_epoch)
+        #: Where training starts: 0, or a spawned child's ``spawn_at``.
+        self.first_step = self.config.spawn_at or 0
+        self.curve: Any = None
         self.progress = progress
         self.requested_threads = threads
         # How the count was chosen (free cores, load) goes into the summary's provenance.
@@ -264,12 +276,42 @@ class _Trainer:
         # A language model's hidden state, carried from one segment to the next within
         # an epoch as Zaremba et al. do (and saved with the resume state).
         self.hidden: tuple[torch.Tensor, ...] | None = None
+        if self.run.parent is not None and not self.run.done:  # (done: rebuilds a summary)
+            self._spawn()
+        if self.config.curve is not None:
+            self._bend()
+
+    def _spawn(self) -> None:
+        """A child starts where its parent was at ``spawn_at``, optimizer and all."""
+        state = spawn.start_state(self.run)
+        if state is None:
+            raise spawn.no_start(self.run)
+        try:
+            self._apply(state)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            parent = self.run.parent
+            raise RunFileError(f"the parent's state at iteration {self.config.spawn_at} in "
+                               f"{str(parent.path)!r} does not fit the model "
+                               f"({type(exc).__name__}); {parent.retrain_hint()}") from None
+        self.saved_step = None
+
+    def _bend(self) -> None:
+        """A curve run trains the bend, started at the endpoints' midpoint."""
+        from experiments.curves import Curve, ends
+
+        a, b = ends(self.run)
+        self.curve = Curve(self.config.curve, a, b, self.model)
+        self.model.load_state_dict(self.curve.midpoint())
 
     def seed(self, stream: str, *counters: int) -> int:
         """The seed of a random stream at a position (:func:`experiments.store.seed`)."""
         base = {"init": self.config.init_seed, "order": self.config.data_seed,
                 "augment": self.config.data_seed, "dropout": self.config.dropout_seed}[stream]
         return stream_seed(base, self.run.replicate, stream, *counters)
+
+    def spawned(self, stream: str, *counters: int) -> int:
+        """:meth:`seed` of a stream drawn after ``spawn_at``: a child's own (child ≥ 1)."""
+        return self.seed(stream, *counters, *streams.counters(self.config))
 
     _seed = seed
 
@@ -331,8 +373,8 @@ class _Trainer:
             break
         else:
             if states or damaged:
-                self._report_resume(damaged, broken, "iteration 0: the result is the same, "
-                                    "it only takes longer")
+                self._report_resume(damaged, broken, f"iteration {self.first_step}: the result "
+                                    "is the same, it only takes longer")
         for path, _ in damaged:
             path.unlink(missing_ok=True)  # so it is never taken for the state before the next
 
@@ -374,7 +416,9 @@ class _Trainer:
         if self.diverged_at is None and int(self.first_bad) >= 0:
             self.diverged_at = int(self.first_bad)
 
-    def _save_resume(self) -> None:
+    def _save_resume(self, train_state: Any = None) -> None:
+        """Write the resume state; at a checkpoint (``train_state`` its path) also the
+        training state a child spawned there starts from (the weights are the checkpoint's)."""
         self._read_divergence()
         state = {"step": self.step, "model": self.model.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
@@ -383,6 +427,8 @@ class _Trainer:
                  "diverged_at": self.diverged_at}
         if self.scaler is not None:
             state["scaler"] = self.scaler.state_dict()
+        if train_state is not None:
+            checkpoints.save({k: v for k, v in state.items() if k != "model"}, train_state)
         newest, previous = self.run.resume_paths
         if newest.exists():
             # Kept until the next one: a resume state damaged later has one to fall back on.
@@ -395,7 +441,7 @@ class _Trainer:
             # Contiguous on CPU, whatever the training layout: analyses read plain tensors.
             state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
             checkpoints.save(state, self.run.checkpoint_path(self.step))
-            self._save_resume()
+            self._save_resume(self.run.train_state_path(self.step))
 
     # -- training -------------------------------------------------------------------
 
@@ -457,7 +503,10 @@ class _Trainer:
     def _finish(self, seconds: float | None) -> None:
         """Measure the final network and write the summary; ``seconds`` None: rebuilt."""
         self._read_divergence()
-        per_epoch = None if seconds is None else seconds / max(self.config.epochs, 1e-12)
+        epochs = self.config.epochs
+        if self.first_step:  # a child trains from spawn_at only
+            epochs = (self.total - self.first_step) / self.data.per_epoch
+        per_epoch = None if seconds is None or epochs <= 0 else seconds / max(epochs, 1e-12)
         summary = {"iterations": self.total, "epochs": self.config.epochs,
                    "seconds": seconds, "seconds_per_epoch": per_epoch,
                    "device": str(self.device), "torch": torch.__version__,
@@ -468,8 +517,12 @@ class _Trainer:
                    "diverged_at": self.diverged_at,
                    "memory_format": "channels_last" if self.memory_format is torch.channels_last
                    else "contiguous"}
+        # A curve is measured at its midpoint θ(½), not at its bend (off the curve).
+        net = self.model if self.curve is None else self.curve.at(self.model, 0.5)
+        if self.curve is not None:
+            summary["curve_t"] = 0.5
         for split in ("train", "test"):
-            loss, accuracy = _measure(self.model, getattr(self.data, split), self.data.task,
+            loss, accuracy = _measure(net, getattr(self.data, split), self.data.task,
                                       self.device, self.memory_format)
             summary[f"{split}_loss"], summary[f"{split}_accuracy"] = loss, accuracy
         write_json(self.run.summary_path, summary)
@@ -496,7 +549,7 @@ class _Trainer:
 
     def _train_step(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         self.model.train()
-        dropout = self._seed("dropout", self.step)
+        dropout = self.spawned("dropout", self.step)
 
         carried: list[Any] = []
 
@@ -509,6 +562,9 @@ class _Trainer:
                 if self.data.task == "language_model":
                     outputs, state = self.model(inputs, state=self.hidden, return_state=True)
                     carried.append(state)
+                elif self.curve is not None:
+                    # t ~ U[0, 1] from the generator just reseeded: the same on resuming.
+                    outputs = self.curve.forward(self.model, inputs, float(torch.rand(())))
                 else:
                     outputs = self.model(inputs)
                 loss = _loss(outputs, targets, self.data.task)

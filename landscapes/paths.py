@@ -13,7 +13,9 @@ papers is such a path:
 - :func:`plane` -- θ(α, β) = θ_c + α·d₁ + β·d₂ with random, normalised directions
   (Li et al. 2018);
 - :func:`from_iterations` -- linear paths from many checkpoints θ_t to one final point
-  (Frankle 2020 §4).
+  (Frankle 2020 §4);
+- :func:`bezier` and :func:`polychain` -- mode-connecting curves through a trained bend
+  (Garipov et al. 2018).
 
 Paths copy their anchors and never modify their inputs.
 """
@@ -49,6 +51,10 @@ __all__ = [
     "barycentric",
     "plane",
     "from_iterations",
+    "bezier",
+    "polychain",
+    "curve_coefficients",
+    "CURVES",
     "materialize",
     "take",
     "blocks",
@@ -677,3 +683,115 @@ def from_iterations(
         origin, "from_iterations",
     )
 
+
+
+#: Kinds of mode-connecting curve (:func:`curve_coefficients`).
+CURVES = ("bezier", "polychain")
+
+
+def curve_coefficients(kind: str, ts: Any) -> np.ndarray:
+    """Rows (c_a, c_bend, c_b) of a curve θ(t) = c_a·θ_a + c_bend·θ_bend + c_b·θ_b.
+
+    Garipov et al. (2018, §3.2): the quadratic Bezier curve
+    θ(t) = (1 − t)²·θ_a + 2t(1 − t)·θ_bend + t²·θ_b, and the polygonal chain
+    θ(t) = (1 − 2t)·θ_a + 2t·θ_bend on [0, ½], (2 − 2t)·θ_bend + (2t − 1)·θ_b on [½, 1].
+    Every row sums to one; t = 0 and t = 1 give the endpoints exactly.
+
+    Parameters
+    ----------
+    kind : {"bezier", "polychain"}
+    ts : array_like
+        Values of t in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(len(ts), 3)``, float64.
+
+    Examples
+    --------
+    >>> curve_coefficients("bezier", [0.0, 0.5, 1.0]).tolist()
+    [[1.0, 0.0, 0.0], [0.25, 0.5, 0.25], [0.0, 0.0, 1.0]]
+    >>> curve_coefficients("polychain", [0.25]).tolist()
+    [[0.5, 0.5, 0.0]]
+    """
+    if kind not in CURVES:
+        from landscapes.names import unknown_name
+
+        raise unknown_name("curve", kind, list(CURVES))
+    t = _as_grid(ts, "ts")
+    if ((t < 0) | (t > 1)).any():
+        raise ValueError(f"curve parameters t must lie in [0, 1], got {t[(t < 0) | (t > 1)]!r}")
+    return _curve_rows(kind, t)
+
+
+def _curve_rows(kind: str, t: np.ndarray) -> np.ndarray:
+    if kind == "bezier":
+        return np.stack([(1 - t) ** 2, 2 * t * (1 - t), t**2], axis=1)
+    first = t <= 0.5
+    return np.stack([np.where(first, 1 - 2 * t, 0.0),
+                     np.where(first, 2 * t, 2 - 2 * t),
+                     np.where(first, 0.0, 2 * t - 1)], axis=1)
+
+
+def _curve(kind: str, a: Any, bend: Any, b: Any, ts: Any, names: Sequence[str] | None) -> Path:
+    coef = curve_coefficients(kind, ts)
+    t = _as_grid(ts, "ts")
+    anchors, names = _anchors(list(zip(_names(names, ("a", "bend", "b")), (a, bend, b))))
+    # The dimension is "alpha", as on every 1-D path: the results schema and the barrier
+    # analyses read it (here α is the curve parameter t).
+    return Path(anchors, names, coef, ("alpha",), {"alpha": t}, np.array([1.0, 0.0, 0.0]), kind)
+
+
+def bezier(a: Any, bend: Any, b: Any, ts: Any = "uniform", *,
+           names: Sequence[str] | None = None) -> Path:
+    """The quadratic Bezier curve θ(t) = (1 − t)²·θ_a + 2t(1 − t)·θ_bend + t²·θ_b.
+
+    Garipov et al. (2018, §3.2) train the bend θ_bend so that the loss stays low along
+    the whole curve between two solutions θ_a and θ_b
+    (:mod:`experiments.curves`). With batch norm, evaluate with ``bn="recompute"``:
+    interpolated running statistics are not those of the network at t, and the
+    curve's ends would not match its endpoints' own losses otherwise.
+
+    Parameters
+    ----------
+    a, bend, b : mapping of str to tensor, or torch.nn.Module
+        The endpoints (t = 0, t = 1) and the bend (control point).
+    ts : array_like or str
+        Values of t in [0, 1], or a grid name of :mod:`landscapes.grids`.
+    names : three str, optional
+        Default ``("a", "bend", "b")``.
+
+    Returns
+    -------
+    Path
+        Dimension ``alpha`` holding t (the name every 1-D path and the results
+        schema use); coefficients from :func:`curve_coefficients`. ``distance`` is
+        ‖θ(t) − θ_a‖, the chord from θ_a, not the arc length.
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = lambda x: {"w": torch.tensor([x])}
+    >>> p = bezier(w(0.0), w(2.0), w(0.0), [0.0, 0.5, 1.0])
+    >>> [float(p.point(i)["w"]) for i in range(3)]
+    [0.0, 1.0, 0.0]
+    """
+    return _curve("bezier", a, bend, b, ts, names)
+
+
+def polychain(a: Any, bend: Any, b: Any, ts: Any = "uniform", *,
+              names: Sequence[str] | None = None) -> Path:
+    """The polygonal chain θ_a → θ_bend → θ_b, the bend at t = ½ (Garipov et al. 2018).
+
+    Parameters and returns as :func:`bezier`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = lambda x: {"w": torch.tensor([x])}
+    >>> p = polychain(w(0.0), w(2.0), w(0.0), [0.25, 0.5, 0.75])
+    >>> [float(p.point(i)["w"]) for i in range(3)]
+    [1.0, 2.0, 1.0]
+    """
+    return _curve("polychain", a, bend, b, ts, names)

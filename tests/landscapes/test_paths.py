@@ -349,3 +349,58 @@ def test_distances_do_not_depend_on_the_thread_count():
             found.append((gram(anchors, shifted=True), squared_distances(anchors)))
     for a, b in zip(*found):
         np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------ mode-connecting curves
+
+ts_lists = st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=12)
+
+
+@pytest.mark.parametrize("kind", paths.CURVES)
+@given(ts=ts_lists)
+def test_curve_rows_are_affine_weights_with_the_papers_form(kind, ts):
+    t = np.asarray(ts)
+    rows = paths.curve_coefficients(kind, ts)
+    assert rows.shape == (len(ts), 3)
+    assert np.allclose(rows.sum(axis=1), 1.0, atol=1e-12) and (rows >= 0).all()
+    if kind == "bezier":
+        expected = np.stack([(1 - t) ** 2, 2 * t * (1 - t), t**2], axis=1)
+    else:  # the chord a→bend on [0, ½], bend→b on [½, 1]
+        expected = np.stack([np.clip(1 - 2 * t, 0, None), 1 - np.abs(2 * t - 1),
+                             np.clip(2 * t - 1, 0, None)], axis=1)
+    assert np.allclose(rows, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [paths.bezier, paths.polychain])
+@given(anchors=anchor_sets(k=3), ts=ts_lists)
+def test_curves_pass_through_their_ends_exactly(make, anchors, ts):
+    a, bend, b = anchors
+    p = make(a, bend, b, [0.0, *ts, 1.0])
+    assert p.dims == ("alpha",) and p.names == ("a", "bend", "b") and p.affine
+    for key in a:
+        assert torch.equal(p.point(0)[key], a[key])
+        # integer entries are not interpolated: they come from the first anchor
+        end = b[key] if b[key].is_floating_point() else a[key]
+        assert torch.equal(p.point(len(p) - 1)[key], end)
+
+
+@given(anchors=anchor_sets(k=2), ts=ts_lists)
+def test_a_bezier_curve_with_a_zero_bend_is_the_line(anchors, ts):
+    a, b = anchors
+    mid = {k: (v + b[k]) / 2 if v.is_floating_point() else v for k, v in a.items()}
+    curve, line = paths.bezier(a, mid, b, ts), paths.linear(a, b, ts)
+    for i in range(len(ts)):
+        for key in a:
+            assert torch.allclose(curve.point(i)[key], line.point(i)[key], rtol=1e-9, atol=1e-9)
+
+
+def test_the_polychain_reaches_its_bend_at_one_half():
+    w = [{"w": torch.tensor([float(v)])} for v in (0, 5, 1)]
+    assert float(paths.polychain(*w, [0.5]).point(0)["w"]) == 5.0
+
+
+def test_curve_parameters_outside_the_unit_interval_are_refused():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        paths.curve_coefficients("bezier", [0.5, 1.5])
+    with pytest.raises(ValueError, match="unknown curve"):
+        paths.curve_coefficients("spline", [0.5])
