@@ -46,7 +46,9 @@ numpydoc_xref_param_type = False
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 
 templates_path: list[str] = []
-exclude_patterns = ["_build", "jupyter_execute"]
+# myst-nb reads Markdown as pages: the findings.md files that reproduce writes beside its
+# outputs (the pages show findings.csv instead) are not pages.
+exclude_patterns = ["_build", "jupyter_execute", "reproductions/**/*.md"]
 html_theme = "alabaster"
 html_static_path: list[str] = []
 nitpicky = False
