@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_tutorial_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import matplotlib.pyplot as plt
 
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": "tutorial"}
+    namespace: dict[str, Any] = {"__name__": "tutorial"}
     try:
         for i, source in enumerate(code_cells(TUTORIAL.read_text()), start=1):
             exec(compile(source, f"{TUTORIAL.name}, cell {i}", "exec"), namespace)  # noqa: S102
@@ -46,6 +47,6 @@ def test_tutorial_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # What the prose says of the results: the line has both splits, the tie survives.
     import torch
 
-    assert list(namespace["line"].split.values) == ["train", "test"]  # type: ignore[attr-defined]
+    assert list(namespace["line"].split.values) == ["train", "test"]
     point = namespace["point"]
-    assert torch.equal(point["lm_head.weight"], point["transformer.wte.weight"])  # type: ignore[index]
+    assert torch.equal(point["lm_head.weight"], point["transformer.wte.weight"])
