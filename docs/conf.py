@@ -6,6 +6,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+# The tutorial's kernel is a separate process: it imports this checkout too, not another
+# installed copy.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [os.path.abspath("..")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
 
 project = "landscapes"
 author = "landscapes developers"
@@ -22,7 +27,14 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
     "numpydoc",
+    "myst_nb",
 ]
+
+# The tutorial (tutorial.md, a MyST text notebook) runs at every build, and a cell that
+# raises fails the build; it needs no network and takes seconds.
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_timeout = 300
 
 autosummary_generate = True
 autodoc_typehints = "none"
@@ -34,7 +46,9 @@ numpydoc_xref_param_type = False
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 
 templates_path: list[str] = []
-exclude_patterns = ["_build"]
+# myst-nb reads Markdown as pages: the findings.md files that reproduce writes beside its
+# outputs (the pages show findings.csv instead) are not pages.
+exclude_patterns = ["_build", "jupyter_execute", "reproductions/**/*.md"]
 html_theme = "alabaster"
 html_static_path: list[str] = []
 nitpicky = False
