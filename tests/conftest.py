@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import matplotlib
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
+
+# A shell starts background jobs with SIGINT ignored, and Python then never turns Ctrl-C
+# into KeyboardInterrupt, in this process or in the children it starts. The Ctrl-C tests
+# would fail for the way they were launched, not for the code: give SIGINT its default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Float32 results depend on torch's thread count, and the default follows the machine's
+# load when a process starts (landscapes.devices.thread_choice). Tests compare runs made
+# in this process with runs made in children started with OMP_NUM_THREADS=1, and two
+# xdist workers share the CI's two cores: one thread everywhere, as the children have.
+torch.set_num_threads(1)
 
 # Shared machines are noisy: no per-example deadline. CI runs a fixed example set so a
 # red run can be reproduced exactly; locally examples vary from run to run.
