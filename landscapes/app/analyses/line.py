@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from landscapes.app.analyses.base import SettingsView
     from landscapes.paths import Path
 
-__all__ = ["Line", "LineSettings", "ZoomSettings", "normalised", "test_split", "training_split"]
+__all__ = ["Line", "LineSettings", "BarrierSettings", "ZoomSettings", "adaptive_barrier", "with_adaptive",
+           "adaptive_points", "normalised", "test_split", "training_split"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +138,128 @@ def normalised(ds: xr.Dataset, reference: xr.Dataset | None) -> xr.DataArray:
     out = (test_split(ds).loss - j1) / (j0 - j1)
     out.attrs["long_name"] = "(J − J_final) / (J_init − J_final)"
     return out
+
+
+# --------------------------------------------------------------------------- adaptive α
+
+
+@dataclass(frozen=True)
+class BarrierSettings(LineSettings):
+    """A line's α resolution, and whether its barrier comes from the adaptive α search.
+
+    ``barrier_tol`` off (``None``) reads the barrier off the uniform grid; a number runs
+    :func:`landscapes.refine.refine` on [0, 1] of every line to that tolerance (relative
+    to the line's own spread of loss), spending at most ``barrier_evaluations`` points
+    besides the uniform grid, which is kept for the curves the figures draw.
+    """
+
+    barrier_tol: float | None = knob(None, "adaptive alpha search for every barrier, to this "
+                                           "tolerance relative to the line's loss spread "
+                                           "(default: off, the uniform grid's maximum)", "TOL")
+    barrier_evaluations: int = knob(30, "most points the adaptive barrier search spends per "
+                                        "line and split", "N")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("barrier_evaluations", self.barrier_evaluations, 3)
+        if self.barrier_tol is not None and not (0 < self.barrier_tol < 1):
+            raise ValueError(f"barrier_tol must be in (0, 1) or None, got {self.barrier_tol!r}")
+
+
+#: Points of the adaptive search's first, uniform grid (:func:`landscapes.refine.refine`).
+COARSE = 11
+
+
+def adaptive_points(budget: SettingsView, splits: int = 1) -> int:
+    """The most points the adaptive barrier search spends on one line (0 when off).
+
+    The time projection prices a search at its budget, not its typical early stop.
+    """
+    if getattr(budget, "barrier_tol", None) is None:
+        return 0
+    return int(budget.barrier_evaluations) * splits
+
+
+def adaptive_barrier(curve: Any, kind: str, *, tol: float, max_evaluations: int,
+                     splits: Any = None, lo: float = 0.0, hi: float = 1.0) -> xr.Dataset:
+    """The barrier of one line from the adaptive α search, split by split.
+
+    Parameters
+    ----------
+    curve : callable
+        ``curve(alpha)``, a 1-D array of α, returns the loss there as a DataArray with
+        dim ``alpha`` and optionally ``split`` (what :func:`landscapes.evaluate` and the
+        :mod:`theory.deep_linear` lines give for one replicate).
+    kind : {"rise", "linear"}
+        Frankle's rise barrier or the chord excess (:mod:`landscapes.refine`).
+    tol : float
+        Height tolerance relative to the loss spread on the search's coarse grid.
+    max_evaluations : int
+        Most points per split.
+    splits : sequence of str, optional
+        The splits of the curve, each searched on its own (``None``: a curve without
+        a ``split`` dim).
+    lo, hi : float
+        The segment searched.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables ``<kind>_adaptive`` (the height), ``<kind>_adaptive_alpha`` (its α, NaN
+        for no barrier), ``<kind>_adaptive_evaluations`` (points spent) and
+        ``<kind>_adaptive_tolerance`` (the absolute tolerance), each with the ``split``
+        dim of the curve when it has one.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> bump = lambda a: xr.DataArray(4 * a * (1 - a), dims="alpha", coords={"alpha": a})
+    >>> out = adaptive_barrier(bump, "rise", tol=1e-4, max_evaluations=30)
+    >>> round(float(out.rise_adaptive), 3), int(out.rise_adaptive_evaluations) <= 30
+    (1.0, True)
+    """
+    from landscapes.refine import refine
+
+    if kind not in ("rise", "linear"):
+        raise ValueError(f"kind must be 'rise' or 'linear', got {kind!r}")
+
+    def values(alpha: np.ndarray, split: Any) -> np.ndarray:
+        loss = curve(np.asarray(alpha, dtype=float))
+        return np.asarray(loss.sel(split=split) if split is not None else loss, dtype=float)
+
+    splits = [None] if splits is None else list(splits)
+    found = []
+    for split in splits:
+        r = refine(lambda a, s=split: values(a, s), kind=kind, lo=lo, hi=hi, tol=tol,
+                   coarse=min(COARSE, max_evaluations), per_round=10,
+                   max_evaluations=max_evaluations)
+        found.append(xr.Dataset({f"{kind}_adaptive": r.height,
+                                 f"{kind}_adaptive_alpha": r.location,
+                                 f"{kind}_adaptive_evaluations": r.evaluations,
+                                 f"{kind}_adaptive_tolerance": r.tolerance}))
+    if splits == [None]:
+        return found[0]
+    return xr.concat(found, dim=xr.DataArray(splits, dims="split", name="split"))
+
+
+def with_adaptive(ds: xr.Dataset, curve_for: Any, kind: str, budget: SettingsView) -> xr.Dataset:
+    """``ds`` (lines stacked on ``replicate``) with :func:`adaptive_barrier` of each line.
+
+    ``curve_for(r)`` is replicate ``r``'s ``curve``. Unchanged when ``barrier_tol`` is off.
+    The tolerance setting and the search's budget are kept in the variables' attributes.
+    """
+    tol = getattr(budget, "barrier_tol", None)
+    if tol is None:
+        return ds
+    loss = ds["loss"]
+    splits = list(loss.split.values) if "split" in loss.dims else None
+    count = ds.sizes["replicate"]
+    found = xr.concat([adaptive_barrier(curve_for(r), kind, tol=tol, splits=splits,
+                                        max_evaluations=budget.barrier_evaluations)
+                       for r in range(count)], dim="replicate")
+    if "replicate" in ds.coords:
+        found = found.assign_coords(replicate=ds.replicate.values)
+    for name in found.data_vars:
+        found[name].attrs.update(barrier_tol=float(tol),
+                                 barrier_evaluations=int(budget.barrier_evaluations))
+    return ds.merge(found)
