@@ -32,7 +32,7 @@ BUDGETS: dict[str, Budget] = {
     "quick": Budget(points=41, zoom_points=41, max_starts=8, replicates=3, epochs=1.0,
                     eval_examples=5000, trajectory_points=24),
     "paper": Budget(points=100, zoom_points=200, max_starts=None, replicates=3, epochs=None,
-                    eval_examples=None, trajectory_points=0),
+                    eval_examples=None, trajectory_points=0, barrier_tol=1e-3),
 }
 
 #: Aliases ``--analyses`` accepts besides the analysis names.
@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(2016), which train tens of runs per system (default 'all': every "
                         "analysis but the zoo's)")
     p.add_argument("--budget", choices=sorted(BUDGETS), default="quick",
-                   help="quick: minutes on a CPU (default); paper: the papers' settings")
+                   help="quick: minutes on a CPU (default); paper: the papers' settings, barriers by the adaptive alpha search")
     add_flags(p, BUDGETS["quick"])
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--threads", type=int, help="torch CPU threads for training and "

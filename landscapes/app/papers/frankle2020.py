@@ -214,7 +214,7 @@ BUDGETS = {
     "quick": Budget(replicates=3, epochs=3.0, eval_examples=5000, points=41, zoom_points=41,
                     max_starts=10, trajectory_points=0),
     "paper": Budget(replicates=3, epochs=None, eval_examples=None, points=100,
-                    zoom_points=200, max_starts=None, trajectory_points=0),
+                    zoom_points=200, max_starts=None, trajectory_points=0, barrier_tol=1e-3),
     # ResNet-20 on a 2-core CPU: bfloat16 training and evaluation (their effect on losses
     # and barriers is measured by benchmarks.precision), the test split as in the paper,
     # 1,000 test images, 21 α per line, every start iteration of Frankle's schedule.

@@ -446,7 +446,7 @@ BUDGETS = {
     "quick": Budget(replicates=2, epochs=1.0, eval_examples=2000, points=41, zoom_points=41,
                     max_starts=8, trajectory_points=24),
     "paper": Budget(replicates=2, epochs=None, eval_examples=None, points=100,
-                    zoom_points=200, max_starts=None, trajectory_points=0),
+                    zoom_points=200, max_starts=None, trajectory_points=0, barrier_tol=1e-3),
 }
 
 PAPER = Paper(

@@ -651,7 +651,7 @@ BUDGETS = {
                          points=9, surface_points=5, trajectory_points=4,
                          optimizers=("sgd", "adam", "adadelta")),
     "paper": Budget(replicates=3, epochs=200.0, eval_examples=None, points=100,
-                    surface_points=41, trajectory_points=0),
+                    surface_points=41, trajectory_points=0, barrier_tol=1e-3),
 }
 
 PAPER = Paper(
