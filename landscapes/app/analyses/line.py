@@ -9,6 +9,7 @@ same name, on the same grid.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -166,36 +167,47 @@ class BarrierSettings(LineSettings):
             raise ValueError(f"barrier_tol must be in (0, 1) or None, got {self.barrier_tol!r}")
 
 
+#: The barriers :func:`adaptive_barrier` searches for.
+ADAPTIVE_KINDS = ("rise", "linear")
 #: Points of the adaptive search's first, uniform grid (:func:`landscapes.refine.refine`).
 COARSE = 11
 
 
-def adaptive_points(budget: SettingsView, splits: int = 1) -> int:
+def adaptive_points(budget: SettingsView, searches: int = 1) -> int:
     """The most points the adaptive barrier search spends on one line (0 when off).
 
-    The time projection prices a search at its budget, not its typical early stop.
+    ``searches`` is the number of searches on the line (kinds × splits); they share
+    the first, uniform grid of :data:`COARSE` points, evaluated once. The time
+    projection prices a search at its budget, not its typical early stop.
     """
     if getattr(budget, "barrier_tol", None) is None:
         return 0
-    return int(budget.barrier_evaluations) * splits
+    most = int(budget.barrier_evaluations)
+    coarse = min(COARSE, most)
+    return coarse + searches * (most - coarse)
 
 
-def adaptive_barrier(curve: Any, kind: str, *, tol: float, max_evaluations: int,
-                     splits: Any = None, lo: float = 0.0, hi: float = 1.0) -> xr.Dataset:
-    """The barrier of one line from the adaptive α search, split by split.
+def adaptive_barrier(curve: Any, kinds: str | Sequence[str], *, tol: float,
+                     max_evaluations: int, splits: Sequence[str] | None = None,
+                     lo: float = 0.0, hi: float = 1.0) -> xr.Dataset:
+    """The barrier of one line from the adaptive α search, split by split and kind by kind.
+
+    Each (kind, split) is one :func:`landscapes.refine.refine`; a point once evaluated
+    is not evaluated again (the searches share their first grid, and one evaluation
+    gives every split).
 
     Parameters
     ----------
     curve : callable
         ``curve(alpha)``, a 1-D array of α, returns the loss there as a DataArray with
         dim ``alpha`` and optionally ``split`` (what :func:`landscapes.evaluate` and the
-        :mod:`theory.deep_linear` lines give for one replicate).
-    kind : {"rise", "linear"}
-        Frankle's rise barrier or the chord excess (:mod:`landscapes.refine`).
+        :mod:`theory.deep_linear` lines give for one line).
+    kinds : {"rise", "linear"} or a sequence of them
+        Frankle's rise barrier, the chord excess (:mod:`landscapes.refine`).
     tol : float
-        Height tolerance relative to the loss spread on the search's coarse grid.
+        Height tolerance relative to each curve's loss spread on the first grid.
     max_evaluations : int
-        Most points per split.
+        Most points per search.
     splits : sequence of str, optional
         The splits of the curve, each searched on its own (``None``: a curve without
         a ``split`` dim).
@@ -205,10 +217,11 @@ def adaptive_barrier(curve: Any, kind: str, *, tol: float, max_evaluations: int,
     Returns
     -------
     xarray.Dataset
-        Variables ``<kind>_adaptive`` (the height), ``<kind>_adaptive_alpha`` (its α, NaN
-        for no barrier), ``<kind>_adaptive_evaluations`` (points spent) and
-        ``<kind>_adaptive_tolerance`` (the absolute tolerance), each with the ``split``
-        dim of the curve when it has one.
+        Per kind: ``<kind>_adaptive`` (the height), ``<kind>_adaptive_alpha`` (its α,
+        NaN for no barrier), ``<kind>_adaptive_evaluations`` (points that search used)
+        and ``<kind>_adaptive_tolerance`` (its absolute tolerance), with the curve's
+        ``split`` dim when it has one; ``adaptive_evaluations``: distinct points
+        evaluated on the line in all.
 
     Examples
     --------
@@ -220,46 +233,73 @@ def adaptive_barrier(curve: Any, kind: str, *, tol: float, max_evaluations: int,
     """
     from landscapes.refine import refine
 
-    if kind not in ("rise", "linear"):
-        raise ValueError(f"kind must be 'rise' or 'linear', got {kind!r}")
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    for kind in kinds:
+        if kind not in ADAPTIVE_KINDS:
+            raise ValueError(f"kind must be one of {list(ADAPTIVE_KINDS)!r}, got {kind!r}")
+    seen: dict[float, xr.DataArray] = {}
 
     def values(alpha: np.ndarray, split: Any) -> np.ndarray:
-        loss = curve(np.asarray(alpha, dtype=float))
-        return np.asarray(loss.sel(split=split) if split is not None else loss, dtype=float)
+        new = np.array([a for a in np.asarray(alpha, dtype=float) if float(a) not in seen])
+        if new.size:
+            loss = curve(new)
+            for i, a in enumerate(new):
+                seen[float(a)] = loss.isel(alpha=i, drop=True)
+        at = [seen[float(a)] for a in alpha]
+        return np.array([float(v.sel(split=split) if split is not None else v) for v in at])
 
-    splits = [None] if splits is None else list(splits)
-    found = []
-    for split in splits:
-        r = refine(lambda a, s=split: values(a, s), kind=kind, lo=lo, hi=hi, tol=tol,
-                   coarse=min(COARSE, max_evaluations), per_round=10,
-                   max_evaluations=max_evaluations)
-        found.append(xr.Dataset({f"{kind}_adaptive": r.height,
-                                 f"{kind}_adaptive_alpha": r.location,
-                                 f"{kind}_adaptive_evaluations": r.evaluations,
-                                 f"{kind}_adaptive_tolerance": r.tolerance}))
-    if splits == [None]:
-        return found[0]
-    return xr.concat(found, dim=xr.DataArray(splits, dims="split", name="split"))
+    names = [None] if splits is None else list(splits)
+    per_kind = []
+    for kind in kinds:
+        found = []
+        for split in names:
+            r = refine(lambda a, s=split: values(a, s), kind=kind, lo=lo, hi=hi, tol=tol,
+                       coarse=min(COARSE, max_evaluations), per_round=10,
+                       max_evaluations=max_evaluations)
+            found.append(xr.Dataset({f"{kind}_adaptive": r.height,
+                                     f"{kind}_adaptive_alpha": r.location,
+                                     f"{kind}_adaptive_evaluations": r.evaluations,
+                                     f"{kind}_adaptive_tolerance": r.tolerance}))
+        per_kind.append(found[0] if splits is None else xr.concat(
+            found, dim=xr.DataArray(names, dims="split", name="split")))
+    out = xr.merge(per_kind)
+    out["adaptive_evaluations"] = len(seen)
+    return out
 
 
-def with_adaptive(ds: xr.Dataset, curve_for: Any, kind: str, budget: SettingsView) -> xr.Dataset:
+def with_adaptive(ds: xr.Dataset, curve_for: Any, kinds: str | Sequence[str],
+                  budget: SettingsView, line_dim: str | None = None) -> xr.Dataset:
     """``ds`` (lines stacked on ``replicate``) with :func:`adaptive_barrier` of each line.
 
-    ``curve_for(r)`` is replicate ``r``'s ``curve``. Unchanged when ``barrier_tol`` is off.
-    The tolerance setting and the search's budget are kept in the variables' attributes.
+    ``curve_for(r)`` is replicate ``r``'s ``curve``, or with ``line_dim`` (e.g.
+    ``"start_iteration"``) a mapping from that dim's values to the curves of its lines.
+    ``ds`` is returned unchanged when ``barrier_tol`` is off; else the uniform grid
+    stays (for the figures' curves) and the searches' variables are added, their
+    attributes naming ``barrier_tol`` and ``barrier_evaluations``.
     """
     tol = getattr(budget, "barrier_tol", None)
     if tol is None:
         return ds
     loss = ds["loss"]
     splits = list(loss.split.values) if "split" in loss.dims else None
-    count = ds.sizes["replicate"]
-    found = xr.concat([adaptive_barrier(curve_for(r), kind, tol=tol, splits=splits,
-                                        max_evaluations=budget.barrier_evaluations)
-                       for r in range(count)], dim="replicate")
+
+    def search(curve: Any) -> xr.Dataset:
+        return adaptive_barrier(curve, kinds, tol=tol, splits=splits,
+                                max_evaluations=budget.barrier_evaluations)
+
+    parts = []
+    for r in range(ds.sizes["replicate"]):
+        curves = curve_for(r)
+        if line_dim is None:
+            parts.append(search(curves))
+        else:
+            keys = list(curves)
+            parts.append(xr.concat([search(curves[k]) for k in keys],
+                                   dim=xr.DataArray(keys, dims=line_dim, name=line_dim)))
+    found = xr.concat(parts, dim="replicate", join="outer")
     if "replicate" in ds.coords:
         found = found.assign_coords(replicate=ds.replicate.values)
     for name in found.data_vars:
         found[name].attrs.update(barrier_tol=float(tol),
                                  barrier_evaluations=int(budget.barrier_evaluations))
-    return ds.merge(found)
+    return ds.merge(found, join="left")
