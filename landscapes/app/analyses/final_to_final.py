@@ -26,7 +26,13 @@ from landscapes.app.analyses.base import (
     mean_std,
     per_split,
 )
-from landscapes.app.analyses.line import BarrierSettings, Line, adaptive_points, with_adaptive
+from landscapes.app.analyses.line import (
+    BarrierSettings,
+    Line,
+    adaptive_points,
+    searched,
+    with_adaptive,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from landscapes.app.analyses.base import SettingsView
@@ -76,10 +82,7 @@ class FinalToFinal(Line):
         seg = ds.loss.sel(alpha=slice(0.0, 1.0))
         heights = []
         for s, c in per_split(seg):
-            height = metrics.linear_barrier(c).height
-            if "linear_adaptive" in ds.data_vars:
-                found = ds["linear_adaptive"]
-                height = found.sel(split=s) if s is not None and "split" in found.dims else found
+            height = searched(ds, "linear", s, metrics.linear_barrier(c).height)
             heights.append((s, mean_std(height) + interval_note(ds, "linear", s, {})))
         return {"barrier final->final": cells(heights)}
 

@@ -30,7 +30,13 @@ from landscapes.app.analyses.base import (
     mean_std,
     per_split,
 )
-from landscapes.app.analyses.line import LineSettings, test_split
+from landscapes.app.analyses.line import (
+    BarrierSettings,
+    adaptive_points,
+    searched,
+    test_split,
+    with_adaptive,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -50,8 +56,8 @@ class FromIteration(Analysis):
     title = "barrier from iteration t → final"
     description = ("iteration t -> solution for Frankle's t in {0, 2^k, 1000k} "
                    "(Frankle 2020 Figs. 2-3)")
-    Settings = LineSettings
-    reads = ("max_starts",)
+    Settings = BarrierSettings
+    reads = ("max_starts", "splits")
     has_closed_form = True
     ragged = True
     intervals = ("rise", "linear", "bump")
@@ -60,7 +66,24 @@ class FromIteration(Analysis):
         return grids.uniform(budget.points, 0.0, 1.0)
 
     def count_points(self, budget: SettingsView, plan: Plan) -> int:
-        return len(plan.starts) * len(self.grid(budget))
+        # Two searches (rise, chord excess) per split on every line.
+        searches = len(ADAPTIVE) * len(budget.splits)
+        return len(plan.starts) * (len(self.grid(budget)) + adaptive_points(budget, searches))
+
+    def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
+        from landscapes import paths
+
+        ds = super().measure(reps, budget)
+
+        def curve_for(r: int) -> dict[int, Any]:
+            final = reps.final(r)
+
+            def line(start: Any) -> Any:
+                return lambda alpha: reps.evaluate(paths.linear(start, final, alpha),
+                                                   self.name, r).loss
+            return {t: line(start) for t, start in reps.starts(r).items()}
+
+        return with_adaptive(ds, curve_for, ADAPTIVE, budget, line_dim="start_iteration")
 
     def path(self, reps: Replicates, r: int, budget: SettingsView) -> Path:
         from landscapes import paths
@@ -70,17 +93,27 @@ class FromIteration(Analysis):
     def closed_form(self, system: Any, budget: SettingsView) -> xr.Dataset:
         from theory import deep_linear
 
-        return deep_linear.from_time_to_final(
-            iterations=np.array(system.iterations(budget.max_starts)), system=system.name,
-            n_replicates=budget.replicates, seed=budget.seed, alphas=self.grid(budget))
+        starts = np.array(system.iterations(budget.max_starts))
+        n, seed = budget.replicates, budget.seed
+        ds = deep_linear.from_time_to_final(iterations=starts, system=system.name,
+                                            n_replicates=n, seed=seed, alphas=self.grid(budget))
+
+        def curve_for(r: int) -> dict[int, Any]:
+            def line(t: int) -> Any:
+                return lambda alpha: deep_linear.from_time_to_final(
+                    iterations=[t], system=system.name, n_replicates=n, seed=seed,
+                    alphas=alpha).loss.isel(replicate=r, start_iteration=0, drop=True)
+            return {int(t): line(int(t)) for t in starts}
+
+        return with_adaptive(ds, curve_for, ADAPTIVE, budget, line_dim="start_iteration")
 
     def rows(self, ds: xr.Dataset, context: Context) -> dict[str, str]:
         rises, excess, bumps, gone = [], [], [], []
         drops = dict(per_split(drop(ds, context.reference)))
         for split, c in per_split(ds.loss):
             d = drops[split]
-            rise = barriers(c, d, "rise").mean("replicate")
-            chord = barriers(c, d, "linear").mean("replicate")
+            rise = barriers(c, d, "rise", searched(ds, "rise", split, None)).mean("replicate")
+            chord = barriers(c, d, "linear", searched(ds, "linear", split, None)).mean("replicate")
             bump = barriers(c, d, "bump").mean("replicate")
             rises.append((split, mean_std(rise.max()) + _note(ds, "rise", split, rise)))
             excess.append((split, mean_std(chord.max()) + _note(ds, "linear", split, chord)))
@@ -99,7 +132,9 @@ class FromIteration(Analysis):
             colour = (context.colors or {}).get(str(system))
             c, scale = loss.sel(system=system), d.sel(system=system)
             for kind, style in (("rise", "o-"), ("bump", "x--")):
-                h = (barriers(c, scale, kind) / scale).dropna("start_iteration", how="all")
+                found = searched(test_split(ds), kind, None, None)
+                found = None if found is None else found.sel(system=system)
+                h = (barriers(c, scale, kind, found) / scale).dropna("start_iteration", how="all")
                 t = h.start_iteration.values
                 mean, std = h.mean("replicate").values, h.std("replicate").values
                 text = f"{system}" if kind == "rise" else f"{system} (bump)"
@@ -138,9 +173,17 @@ MEASURES = {"rise": metrics.rise_barrier, "linear": metrics.linear_barrier,
             "bump": metrics.bump_barrier}
 
 
-def barriers(loss: xr.DataArray, scale: Any, kind: str) -> xr.DataArray:
-    """One of :data:`MEASURES` for every line, rounding-level values set to 0."""
-    height = MEASURES[kind](loss).height
+#: The barriers the adaptive α search finds (``barrier_tol``); the bump stays the grid's.
+ADAPTIVE = ("rise", "linear")
+
+
+def barriers(loss: xr.DataArray, scale: Any, kind: str,
+             found: xr.DataArray | None = None) -> xr.DataArray:
+    """One of :data:`MEASURES` for every line, rounding-level values set to 0.
+
+    ``found``: the adaptive search's heights, used instead of the grid's when given.
+    """
+    height = MEASURES[kind](loss).height if found is None else found
     return height.where(~(height <= ROUNDING * np.abs(scale)), 0.0)
 
 

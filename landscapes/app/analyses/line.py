@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from landscapes.app.analyses.base import SettingsView
     from landscapes.paths import Path
 
-__all__ = ["Line", "LineSettings", "BarrierSettings", "ZoomSettings", "adaptive_barrier", "with_adaptive",
+__all__ = ["Line", "LineSettings", "BarrierSettings", "ZoomSettings", "adaptive_barrier", "with_adaptive", "searched",
            "adaptive_points", "normalised", "test_split", "training_split"]
 
 
@@ -219,7 +219,8 @@ def adaptive_barrier(curve: Any, kinds: str | Sequence[str], *, tol: float,
     xarray.Dataset
         Per kind: ``<kind>_adaptive`` (the height), ``<kind>_adaptive_alpha`` (its α,
         NaN for no barrier), ``<kind>_adaptive_evaluations`` (points that search used)
-        and ``<kind>_adaptive_tolerance`` (its absolute tolerance), with the curve's
+        ``<kind>_adaptive_tolerance`` (its absolute tolerance) and
+        ``<kind>_adaptive_converged`` (False: the budget ran out first), with the curve's
         ``split`` dim when it has one; ``adaptive_evaluations``: distinct points
         evaluated on the line in all.
 
@@ -259,7 +260,8 @@ def adaptive_barrier(curve: Any, kinds: str | Sequence[str], *, tol: float,
             found.append(xr.Dataset({f"{kind}_adaptive": r.height,
                                      f"{kind}_adaptive_alpha": r.location,
                                      f"{kind}_adaptive_evaluations": r.evaluations,
-                                     f"{kind}_adaptive_tolerance": r.tolerance}))
+                                     f"{kind}_adaptive_tolerance": r.tolerance,
+                                     f"{kind}_adaptive_converged": r.converged}))
         per_kind.append(found[0] if splits is None else xr.concat(
             found, dim=xr.DataArray(names, dims="split", name="split")))
     out = xr.merge(per_kind)
@@ -303,3 +305,19 @@ def with_adaptive(ds: xr.Dataset, curve_for: Any, kinds: str | Sequence[str],
         found[name].attrs.update(barrier_tol=float(tol),
                                  barrier_evaluations=int(budget.barrier_evaluations))
     return ds.merge(found, join="left")
+
+
+def searched(ds: xr.Dataset, kind: str, split: str | None,
+             fallback: xr.DataArray | None) -> xr.DataArray | None:
+    """The adaptive search's ``kind`` barrier of ``split`` where ``ds`` has one, else ``fallback``.
+
+    ``fallback`` is the same barrier read off the uniform grid; rows and panels call
+    this so that the number comes from the search wherever it ran.
+    """
+    name = f"{kind}_adaptive"
+    if name not in ds.data_vars:
+        return fallback
+    found = ds[name]
+    if split is not None and "split" in found.dims:
+        found = found.sel(split=split, drop=True)
+    return found

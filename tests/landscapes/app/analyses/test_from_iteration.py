@@ -1,0 +1,42 @@
+"""From iteration t: the adaptive α barrier against a dense grid (deep_linear closed form)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from landscapes.app.analyses import get_analysis
+from landscapes.app.analyses.base import Context
+from landscapes.app.analyses.from_iteration import barriers
+from landscapes.app.analyses.line import adaptive_points
+from landscapes.app.settings import Budget
+from landscapes.app.systems import get_system
+
+
+def test_adaptive_agrees_with_dense_grid_and_stays_in_budget() -> None:
+    analysis, system = get_analysis("from_iteration"), get_system("deep_linear")
+    budget = analysis.view(Budget(points=21, replicates=2, max_starts=4, barrier_tol=1e-4,
+                                  barrier_evaluations=25))
+    ds = analysis.closed_form(system, budget)
+    dense = analysis.closed_form(system, analysis.view(Budget(points=2001, replicates=2,
+                                                              max_starts=4)))
+    for kind in ("rise", "linear"):
+        exact = barriers(dense.loss, 1.0, kind)
+        tolerance = ds[f"{kind}_adaptive_tolerance"]
+        # 1e-12: flat lines whose "barrier" is rounding (the analysis' ROUNDING).
+        assert (abs(ds[f"{kind}_adaptive"] - exact) <= tolerance + 1e-12).all()
+        assert (ds[f"{kind}_adaptive_evaluations"] <= 25).all()
+    # The searches of a line share points: all of them together within the priced most.
+    assert int(ds.adaptive_evaluations.max()) <= adaptive_points(budget, searches=2)
+    assert ds.sizes["alpha"] == 21
+
+
+def test_rows_read_the_search_and_are_unchanged_without_it() -> None:
+    analysis, system = get_analysis("from_iteration"), get_system("deep_linear")
+    plain = Budget(points=41, replicates=2, max_starts=4)
+    off = analysis.closed_form(system, analysis.view(plain))
+    on = analysis.closed_form(system, analysis.view(plain.replace(barrier_tol=1e-6)))
+    context = Context(reference=None)
+    rows_off, rows_on = analysis.rows(off, context), analysis.rows(on, context)
+    assert "linear_adaptive" not in off.data_vars
+    assert rows_off["largest bump from t"] == rows_on["largest bump from t"]
+    assert np.isfinite(on.linear_adaptive).all()
