@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from landscapes.paths import Path
 
 __all__ = ["Line", "LineSettings", "BarrierSettings", "ZoomSettings", "adaptive_barrier", "with_adaptive", "searched",
+           "search_lines",
            "adaptive_points", "normalised", "test_split", "training_split"]
 
 
@@ -319,5 +320,35 @@ def searched(ds: xr.Dataset, kind: str, split: str | None,
         return fallback
     found = ds[name]
     if split is not None and "split" in found.dims:
-        found = found.sel(split=split, drop=True)
+        # As the grid's readers do: a missing split falls back to the first.
+        found = (found.sel(split=split, drop=True) if split in found.split.values
+                 else found.isel(split=0, drop=True))
+    return found
+
+
+def search_lines(curves: Any, dims: Sequence[str], kinds: str | Sequence[str],
+                 budget: SettingsView, splits: Sequence[str] | None = None) -> xr.Dataset | None:
+    """:func:`adaptive_barrier` of many lines of one replicate, on named dimensions.
+
+    ``curves`` maps a key (a tuple of labels, one per name of ``dims``, e.g.
+    ``("adam", "sgd")`` for ``("optimizer_a", "optimizer_b")``) to that line's curve.
+    Returns ``None`` when ``barrier_tol`` is off or there are no lines; else a dataset
+    on ``dims`` (merge it into the replicate's with ``join="left"``: lines never
+    searched, a pair's lower triangle, stay NaN).
+    """
+    import pandas as pd
+
+    tol = getattr(budget, "barrier_tol", None)
+    if tol is None or not curves:
+        return None
+    keys = list(curves)
+    found = xr.concat([adaptive_barrier(curves[k], kinds, tol=tol, splits=splits,
+                                        max_evaluations=budget.barrier_evaluations)
+                       for k in keys], dim="line")
+    index = pd.MultiIndex.from_tuples(keys, names=list(dims))
+    found = found.assign_coords(xr.Coordinates.from_pandas_multiindex(index, "line"))
+    found = found.unstack("line")
+    for name in found.data_vars:
+        found[name].attrs.update(barrier_tol=float(tol),
+                                 barrier_evaluations=int(budget.barrier_evaluations))
     return found

@@ -34,7 +34,7 @@ import xarray as xr
 
 from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
-from landscapes.app.analyses.line import LineSettings
+from landscapes.app.analyses.line import BarrierSettings, adaptive_points, search_lines, searched
 from landscapes.app.analyses.base import (
     Analysis,
     Context,
@@ -60,11 +60,11 @@ INIT = "init"
 
 
 @dataclass(frozen=True)
-class OptimizersSettings(LineSettings, zoo.ZooSettings):
+class OptimizersSettings(BarrierSettings, zoo.ZooSettings):
     """The zoo's optimizers and the α resolution of the lines between them."""
 
     def __post_init__(self) -> None:
-        LineSettings.__post_init__(self)
+        BarrierSettings.__post_init__(self)
         zoo.ZooSettings.__post_init__(self)
 
 
@@ -86,7 +86,8 @@ class Optimizers(Analysis):
 
     def count_points(self, budget: SettingsView, plan: Plan) -> int:
         k = len(budget.optimizers)
-        return k * (k - 1) // 2 * budget.points + k
+        line = budget.points + adaptive_points(budget, searches=len(budget.splits))
+        return k * (k - 1) // 2 * line + k
 
     def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         names = list(budget.optimizers)
@@ -106,6 +107,7 @@ class Optimizers(Analysis):
                     frame.put(runs[a].evaluate(path, self.name, r, reference=finals[a],
                                                divergence=OUTPUTS), optimizer_a=a)
             ds = frame.dataset(self.name, reps.system, info)
+            ds = _searched_pairs(ds, runs, finals, ok, names, r, self.name, budget)
             init = reps.init(r)
             ends_of = zoo.evaluate_points(runs[names[0]], r, {INIT: init, **finals}, "optimizer",
                                           self.name)
@@ -126,7 +128,9 @@ class Optimizers(Analysis):
         mask = trained_pairs(ds)
         kept = ds.assign({v: ds[v].where(mask) for v in VARIABLES})
         for split, c in per_split(kept):
-            b = metrics.linear_barrier(c.loss).height
+            b = searched(kept, "linear", split, metrics.linear_barrier(c.loss).height)
+            if "linear_adaptive" in kept.data_vars:
+                b = b.where(mask)
             end = c.isel(alpha=-1)
             barrier.append((split, mean_std(b)))
             dist.append((split, mean_std(end.divergence)))
@@ -144,13 +148,29 @@ class Optimizers(Analysis):
         system = ds.system.values[0] if "system" in ds.dims else None
         one = ds.sel(system=system) if system is not None else ds
         c = one.loss.sel(split="train") if "split" in one.dims else one.loss
-        height = metrics.linear_barrier(c).height.mean("replicate")
+        height = searched(one, "linear", "train", metrics.linear_barrier(c).height)
+        height = height.mean("replicate")
         names = [str(n) for n in one.optimizer_a.values]
         image = ax.imshow(height.transpose("optimizer_a", "optimizer_b").values, cmap="magma")
         ax.set_xticks(range(len(names)), [zoo.label(n) for n in names], rotation=90, fontsize=6)
         ax.set_yticks(range(len(names)), [zoo.label(n) for n in names], fontsize=6)
         ax.figure.colorbar(image, ax=ax, label="barrier (train loss)")
         ax.set_title(f"{system}: final → final barrier" if system is not None else "barrier")
+
+
+def _searched_pairs(ds: xr.Dataset, runs: Any, finals: dict[str, Any], ok: dict[str, bool],
+                    names: list[str], r: int, analysis: str, budget: SettingsView) -> xr.Dataset:
+    """``ds`` with the adaptive chord-excess barrier of every pair that trained."""
+    from landscapes import paths
+
+    def line(a: str, b: str) -> Any:
+        return lambda alpha: runs[a].evaluate(paths.linear(finals[a], finals[b], alpha),
+                                              analysis, r).loss
+    curves = {(a, b): line(a, b) for i, a in enumerate(names) for b in names[i + 1:]
+              if ok[a] and ok[b]}
+    splits = list(ds.split.values) if "split" in ds.loss.dims else None
+    found = search_lines(curves, ("optimizer_a", "optimizer_b"), "linear", budget, splits)
+    return ds if found is None else ds.merge(found, join="left")
 
 
 def disagreement_share(ds: xr.Dataset) -> xr.DataArray:

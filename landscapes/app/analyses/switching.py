@@ -34,7 +34,7 @@ from landscapes import grids, metrics
 from landscapes.app.analyses import zoo
 from landscapes.app.analyses.base import Analysis, Context, Needs, Plan, Replicates, mean_std
 from landscapes.app.analyses.basin import training_loss
-from landscapes.app.analyses.line import LineSettings
+from landscapes.app.analyses.line import BarrierSettings, adaptive_points, search_lines, searched
 from landscapes.app.analyses.optimizers import VARIABLES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,11 +70,11 @@ def run_changes(switch: str, fraction: float, total: int) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class SwitchingSettings(LineSettings, zoo.SwitchSettings):
+class SwitchingSettings(BarrierSettings, zoo.SwitchSettings):
     """The switches trained, and the α resolution of the lines between their solutions."""
 
     def __post_init__(self) -> None:
-        LineSettings.__post_init__(self)
+        BarrierSettings.__post_init__(self)
         zoo.SwitchSettings.__post_init__(self)
 
 
@@ -102,7 +102,8 @@ class Switching(Analysis):
         return out
 
     def count_points(self, budget: SettingsView, plan: Plan) -> int:
-        lines = len(FRACTIONS) * (len(FRACTIONS) - 1) // 2 * budget.points
+        line = budget.points + adaptive_points(budget, searches=len(budget.splits))
+        lines = len(FRACTIONS) * (len(FRACTIONS) - 1) // 2 * line
         curves = len(FRACTIONS) * len(plan.checkpoints)
         return len(budget.switches) * (lines + curves)
 
@@ -129,9 +130,11 @@ class Switching(Analysis):
             loss = np.full((len(budget.splits), *shape), np.nan)
             error = np.full_like(loss, np.nan)
             diverged = np.zeros(shape[:2])
+            pairs: dict[tuple[str, float, float], Any] = {}
             for i, s in enumerate(switches):
                 finals = {f: runs[s, f].final(r) for f in FRACTIONS}
                 ok = {f: not runs[s, f].diverged(r) for f in FRACTIONS}
+                pairs.update(_pair_curves(runs, s, finals, ok, r, self.name))
                 for k, fa in enumerate(FRACTIONS):
                     diverged[i, k] = not ok[fa]
                     ends = {fb: finals[fb] for fb in FRACTIONS[k + 1:] if ok[fb]}
@@ -146,6 +149,10 @@ class Switching(Analysis):
                     error[:, i, k, where] = curve.error.transpose("split", "step").values
                     distance[i, k, where] = curve.init_distance.values
             ds = frame.dataset(self.name, reps.system, info)
+            found = search_lines(pairs, ("switch", "fraction_a", "fraction_b"), "linear", budget,
+                                 list(budget.splits) if "split" in ds.loss.dims else None)
+            if found is not None:
+                ds = ds.merge(found, join="left")
             cdims = ("split", "switch", "fraction", "step")
             ds = ds.assign_coords(fraction=np.array(FRACTIONS), step=np.array(steps))
             ds = ds.assign(curve_loss=(cdims, loss), curve_error=(cdims, error),
@@ -207,9 +214,25 @@ class Switching(Analysis):
 
 
 def late_barriers(ds: xr.Dataset) -> xr.DataArray:
-    """Training-loss barrier between the pure first optimizer and the run switched at 3/4."""
+    """Training-loss barrier between the pure first optimizer and the run switched at 3/4.
+
+    From the adaptive α search where it ran (``barrier_tol``), else the uniform grid.
+    """
     c = training_loss(ds).sel(fraction_a=1.0, fraction_b=LATE)
-    return metrics.linear_barrier(c).height
+    height = searched(ds, "linear", "train", metrics.linear_barrier(c).height)
+    return height.sel(fraction_a=1.0, fraction_b=LATE) if "fraction_a" in height.dims else height
+
+
+def _pair_curves(runs: Any, switch: str, finals: dict[float, Any], ok: dict[float, bool],
+                 r: int, analysis: str) -> dict[tuple[str, float, float], Any]:
+    """The loss along each final → final line of ``switch`` whose two runs trained."""
+    from landscapes import paths
+
+    def line(fa: float, fb: float) -> Any:
+        return lambda alpha: runs[switch, fa].evaluate(
+            paths.linear(finals[fa], finals[fb], alpha), analysis, r).loss
+    return {(switch, fa, fb): line(fa, fb) for k, fa in enumerate(FRACTIONS)
+            for fb in FRACTIONS[k + 1:] if ok[fa] and ok[fb]}
 
 
 def fraction_label(switch: str, fraction: float, epochs: float | None = None) -> str:
