@@ -40,3 +40,21 @@ def test_rows_read_the_search_and_are_unchanged_without_it() -> None:
     assert "linear_adaptive" not in off.data_vars
     assert rows_off["largest bump from t"] == rows_on["largest bump from t"]
     assert np.isfinite(on.linear_adaptive).all()
+
+
+def test_network_lines_from_every_start(tiny, runtime):
+    import xarray as xr
+
+    from landscapes import metrics
+
+    analysis, system = get_analysis("from_iteration"), get_system("mnist_mlp")
+    grid_ds = system.analyze(analysis, tiny, runtime)
+    ds = system.analyze(analysis, tiny.replace(barrier_tol=1e-3, barrier_evaluations=20),
+                        runtime)
+    xr.testing.assert_allclose(ds.loss, grid_ds.loss)
+    lines = np.isfinite(ds.loss.isel(alpha=0))
+    assert (np.isfinite(ds.rise_adaptive) == lines).all()
+    rise = metrics.rise_barrier(ds.loss).height
+    tol = ds.rise_adaptive_tolerance
+    assert (ds.rise_adaptive.where(lines, 0) >= rise.where(lines, 0) - tol.fillna(0) - 1e-6).all()
+    assert (ds.rise_adaptive_evaluations.fillna(0) <= 20).all()

@@ -97,3 +97,24 @@ def test_a_diverged_run_is_recorded_and_named_never_dropped(tiny, runtime, monke
 def test_closed_forms_decline(tiny):
     with pytest.raises(Declined):
         ANALYSIS.closed_form(get_system("deep_linear"), tiny)
+
+
+def test_adaptive_barrier_agrees_with_the_grid_and_keeps_the_curves(measured, tiny, runtime):
+    """barrier_tol on: every trained pair's chord excess from the α search, which agrees
+    with the uniform grid's (the search finds the maximum the grid samples, or higher)."""
+    from landscapes import metrics
+
+    system, grid_ds = measured
+    budget = tiny.replace(barrier_tol=1e-3, barrier_evaluations=20)
+    ds = system.analyze(ANALYSIS, budget, runtime)
+    xr.testing.assert_allclose(ds.loss, grid_ds.loss)  # the figure's curves unchanged
+    on_grid = metrics.linear_barrier(ds.loss).height
+    found = ds.linear_adaptive
+    pairs = np.isfinite(found)
+    assert pairs.any() and (ds.linear_adaptive_evaluations.where(pairs, 0) <= 20).all()
+    # A grid samples the maximum from below: the search's height is at least the grid's
+    # less its tolerance, and on a coarse tiny grid no more than the grid's plus the spread.
+    tol = ds.linear_adaptive_tolerance
+    assert (found.where(pairs, 0) >= on_grid.where(pairs, 0) - tol.fillna(0) - 1e-6).all()
+    rows = ANALYSIS.rows(ds.isel(system=0) if "system" in ds.dims else ds, Context())
+    assert rows["barrier between optimizers' solutions"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from landscapes import results
 from landscapes.app.analyses import get_analysis, zoo
@@ -72,3 +73,17 @@ def test_rows_and_panel(measured):
     ANALYSIS.panel(ax, ds, Context())
     assert len(ax.lines) == len(FRACTIONS)
     plt.close(fig)
+
+
+def test_adaptive_barrier_reads_the_late_switch(measured, tiny, runtime):
+    from landscapes.app.analyses.switching import late_barriers
+
+    system, grid_ds = measured
+    ds = system.analyze(ANALYSIS, tiny.replace(barrier_tol=1e-3, barrier_evaluations=20),
+                        runtime)
+    xr.testing.assert_allclose(ds.loss, grid_ds.loss)
+    late, grid_late = late_barriers(ds), late_barriers(grid_ds)
+    assert set(late.dims) == set(grid_late.dims)
+    tol = ds.linear_adaptive_tolerance.sel(fraction_a=1.0, fraction_b=0.75).max()
+    assert (late >= grid_late - tol - 1e-6).all()
+    assert (ds.linear_adaptive_evaluations.fillna(0) <= 20).all()
