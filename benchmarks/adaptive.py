@@ -8,6 +8,10 @@ uniform α, in evaluations, error and time (medians, same process).
 
 ``python -m benchmarks.adaptive`` trains the runs it needs (or reuses them from
 the run store) and prints the table; ``--all`` takes every checkpoint as a start.
+``--resnet`` instead times the analyses' own search
+(:func:`landscapes.app.analyses.line.adaptive_barrier`, as ``barrier_tol`` runs it)
+against 100 uniform α on a final→final line of two briefly trained ResNet-20s on
+Fashion-MNIST-shaped data made in memory (:func:`resnet_row`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from benchmarks.measure import paired_median_times
 from landscapes import evaluate, metrics, paths
 from landscapes.refine import refine_line
 
-__all__ = ["Line", "lenet_lines", "compare", "markdown", "write_csv", "train_lenet"]
+__all__ = ["Line", "lenet_lines", "compare", "markdown", "write_csv", "train_lenet", "resnet_row"]
 
 COLUMNS = ["workload", "uniform_s", "adaptive_s", "ratio", "evaluations", "converged",
            "height_error", "location_error", "uniform100_height_error", "ok"]
@@ -170,6 +174,65 @@ def train_lenet(epochs: float, replicates: int, data_dir: str | None = None, dev
     return train_replicates(config, replicates, data_dir=data_dir, device=device, progress=False)
 
 
+def _resnet_pair(examples: int, steps: int, seed: int) -> tuple[nn.Module, list[dict], tuple]:
+    """Two ResNet-20s trained ``steps`` SGD steps from different inits on labels a fixed
+    random linear teacher gives Fashion-MNIST-shaped noise (learnable, made in memory)."""
+    from experiments.models import build
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(examples, 1, 28, 28, generator=gen)
+    teacher = torch.randn(28 * 28, 10, generator=gen)
+    y = (x.flatten(1) @ teacher).argmax(1)
+    finals = []
+    for r in range(2):
+        torch.manual_seed(seed + 1 + r)
+        net = build("fashion_resnet20")
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        order = torch.Generator().manual_seed(seed + 10 + r)
+        for _ in range(steps):
+            idx = torch.randint(0, examples, (64,), generator=order)
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
+            opt.step()
+        finals.append({k: v.detach().clone() for k, v in net.state_dict().items()})
+    return net, finals, (x, y)
+
+
+def resnet_row(examples: int = 256, steps: int = 40, repeats: int = 3, tol: float = TOL,
+               max_evaluations: int = MAX_EVALUATIONS, seed: int = 0) -> dict:
+    """Adaptive vs 100 uniform α on one ResNet-20 final→final line (chord excess).
+
+    Returns the median seconds of each (``paired_median_times``), the evaluations, and
+    the barrier each finds; ``difference`` is adaptive − uniform (positive: the grid
+    missed part of the peak), in units of the line's loss spread.
+    """
+    from landscapes.app.analyses.line import adaptive_barrier
+
+    model, (a, b), data = _resnet_pair(examples, steps, seed)
+
+    def curve(alpha: np.ndarray) -> xr.DataArray:
+        return evaluate(model, paths.linear(a, b, alpha), data, device="cpu",
+                        progress=False).loss
+
+    def uniform() -> xr.DataArray:
+        return curve(np.linspace(0, 1, 100))
+
+    def adaptive() -> xr.Dataset:
+        return adaptive_barrier(curve, "linear", tol=tol, max_evaluations=max_evaluations)
+
+    grid, found = uniform(), adaptive()
+    t_uniform, t_adaptive = paired_median_times(uniform, adaptive, repeats)
+    spread = float(grid.max() - grid.min())
+    h_uniform = float(metrics.linear_barrier(grid).height)
+    h_adaptive = float(found.linear_adaptive)
+    return {"workload": f"ResNet-20 final→final, {examples} examples, {steps} steps",
+            "uniform_s": t_uniform, "adaptive_s": t_adaptive, "ratio": t_uniform / t_adaptive,
+            "uniform_evaluations": 100, "evaluations": int(found.linear_adaptive_evaluations),
+            "converged": bool(found.linear_adaptive_converged), "uniform_barrier": h_uniform,
+            "adaptive_barrier": h_adaptive, "difference": (h_adaptive - h_uniform) / spread,
+            "tolerance": float(found.linear_adaptive_tolerance)}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.adaptive", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -184,7 +247,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-dir", help="MNIST root (default $LANDSCAPES_DATA)")
     parser.add_argument("--out", type=Path, help="CSV file")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N")
+    parser.add_argument("--resnet", action="store_true",
+                        help="only the ResNet-20 row (resnet_row), on in-memory data")
     args = parser.parse_args(argv)
+    if args.resnet:
+        row = resnet_row(repeats=args.repeats)
+        print(json.dumps(row, indent=1))
+        print(f"load average {os.getloadavg()}; torch {torch.get_num_threads()} threads")
+        return
     if args.replicates < 2:
         parser.error(f"--replicates must be at least 2 (for final→final lines), got {args.replicates!r}")
 
