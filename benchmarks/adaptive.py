@@ -187,7 +187,7 @@ def _resnet_pair(examples: int, steps: int, seed: int) -> tuple[nn.Module, list[
     for r in range(2):
         torch.manual_seed(seed + 1 + r)
         net = build("fashion_resnet20")
-        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
         order = torch.Generator().manual_seed(seed + 10 + r)
         for _ in range(steps):
             idx = torch.randint(0, examples, (64,), generator=order)
@@ -198,7 +198,7 @@ def _resnet_pair(examples: int, steps: int, seed: int) -> tuple[nn.Module, list[
     return net, finals, (x, y)
 
 
-def resnet_row(examples: int = 256, steps: int = 40, repeats: int = 3, tol: float = TOL,
+def resnet_row(examples: int = 256, steps: int = 150, repeats: int = 3, tol: float = TOL,
                max_evaluations: int = MAX_EVALUATIONS, seed: int = 0) -> dict:
     """Adaptive vs 100 uniform α on one ResNet-20 final→final line (chord excess).
 
@@ -247,11 +247,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-dir", help="MNIST root (default $LANDSCAPES_DATA)")
     parser.add_argument("--out", type=Path, help="CSV file")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N")
+    parser.add_argument("--steps", type=int, default=150,
+                        help="SGD steps of each ResNet-20 of --resnet")
     parser.add_argument("--resnet", action="store_true",
                         help="only the ResNet-20 row (resnet_row), on in-memory data")
     args = parser.parse_args(argv)
     if args.resnet:
-        row = resnet_row(repeats=args.repeats)
+        row = resnet_row(steps=args.steps, repeats=args.repeats)
         print(json.dumps(row, indent=1))
         print(f"load average {os.getloadavg()}; torch {torch.get_num_threads()} threads")
         return
