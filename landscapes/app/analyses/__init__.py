@@ -51,6 +51,7 @@ REGISTRY: dict[str, str] = {
     "batchnorm": "batchnorm",
     "curvature": "curvature",
     "sharpness": "sharpness",
+    "aligned": "aligned",
 }
 
 #: Modules of this folder that hold shared machinery rather than an analysis.
