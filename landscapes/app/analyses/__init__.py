@@ -52,6 +52,7 @@ REGISTRY: dict[str, str] = {
     "curvature": "curvature",
     "sharpness": "sharpness",
     "aligned": "aligned",
+    "aligned_optimizers": "aligned_optimizers",
 }
 
 #: Modules of this folder that hold shared machinery rather than an analysis.

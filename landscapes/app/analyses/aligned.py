@@ -19,7 +19,10 @@ the lines along the ``line`` coordinate:
 π(θ_b) computes θ_b's function, which the alignment checks (it raises otherwise); the
 check's relative output difference is the ``function_relative_error`` variable, and the
 weight distances ‖θ_a − θ_b‖ and ‖θ_a − π(θ_b)‖ are ``distance_before`` and
-``distance_after``. The table reads each line's barrier (:func:`landscapes.metrics.linear_barrier`)
+``distance_after``. Replicate r is joined to r + 1, so two replicates give one pair seen
+from both ends (equal barriers up to the matching's ties): use three or more for a
+spread. :mod:`~landscapes.app.analyses.aligned_optimizers` does the same between the
+optimizer zoo's solutions. The table reads each line's barrier (:func:`landscapes.metrics.linear_barrier`)
 in loss and error, mean ± std over replicates.
 """
 
@@ -52,8 +55,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from landscapes.app.analyses.base import SettingsView
 
-__all__ = ["Aligned", "AlignedSettings", "METHODS", "line_names", "barriers", "align",
-           "corrected_path"]
+__all__ = ["Aligned", "AlignedSettings", "METHODS", "PAIR_VARIABLES", "line_names", "barriers",
+           "align", "corrected_path", "measure_pair", "data_for", "function_row"]
 
 #: How b is aligned to a.
 METHODS = ("weight", "activation")
@@ -133,6 +136,54 @@ def corrected_path(model: Any, a: dict[str, Any], b: dict[str, Any], alpha: np.n
                       {"alpha": np.asarray(alpha)}, np.eye(n)[0], kind=f"corrected:{method}")
 
 
+#: Scalars every aligned pair records (besides its lines).
+PAIR_VARIABLES = ("function_relative_error", "function_preserved", "distance_before",
+                  "distance_after", "matching_iterations")
+
+
+def measure_pair(reps: Any, r: int, a: dict[str, Any], b: dict[str, Any], grid: np.ndarray,
+                 budget: Any, batches: list[Any] | None, analysis: str, frame: Any,
+                 where: dict[str, Any]) -> dict[str, tuple[float, dict[str, Any]]]:
+    """Evaluate every line from ``a`` to ``b`` into ``frame`` at ``where``; the pair's scalars.
+
+    Returns each of :data:`PAIR_VARIABLES` as (value, attrs): the function check of the
+    alignment, ‖θ_a − θ_b‖ before and after it, and the matching's passes.
+    """
+    from landscapes import paths
+
+    model = reps.runs[r].model()
+    aligned = align(model, a, b, budget.align_method, batches, seed=budget.seed + r)
+    b_aligned = dict(aligned)
+    frame.put(reps.evaluate(paths.linear(a, b, grid, names=("a", "b")), analysis, r),
+              line="unaligned", **where)
+    frame.put(reps.evaluate(paths.linear(a, b_aligned, grid, names=("a", "b_aligned")),
+                            analysis, r), line="aligned", **where)
+    if budget.align_correction != "none":
+        path = corrected_path(model, a, b_aligned, grid, budget.align_correction, batches)
+        frame.put(reps.evaluate(path, analysis, r), line=f"aligned+{budget.align_correction}",
+                  **where)
+    check = aligned.check
+    return {
+        "function_relative_error": (check.relative_error, {
+            "long_name": "max |f_π(θ_b)(x) − f_θ_b(x)| / max |f_θ_b(x)| over the check's "
+                         "inputs (float64)",
+            "tolerance": check.tolerance, "examples": check.examples, "check": str(check)}),
+        "function_preserved": (float(check.passed), {}),
+        "distance_before": (zoo.distance(a, b), {"long_name": "‖θ_a − θ_b‖"}),
+        "distance_after": (zoo.distance(a, b_aligned), {"long_name": "‖θ_a − π(θ_b)‖"}),
+        "matching_iterations": (float(aligned.iterations), {}),
+    }
+
+
+def data_for(reps: Any, budget: Any) -> tuple[list[Any] | None, dict[str, Any]]:
+    """Training batches when the matching or the correction reads data; the info to record."""
+    needs = budget.align_method == "activation" or budget.align_correction != "none"
+    batches = training_batches(reps, budget.align_examples) if needs else None
+    return batches, {"align_method": budget.align_method,
+                     "align_correction": budget.align_correction,
+                     "align_examples": budget.align_examples if needs else 0}
+
+
 class Aligned(Analysis):
     name = "aligned"
     title = "final → final, before and after alignment"
@@ -151,45 +202,19 @@ class Aligned(Analysis):
         return len(line_names(budget.align_correction)) * len(self.grid(budget))
 
     def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
-        from landscapes import paths
-
         if getattr(reps, "runs", None) is None:
             raise Declined("alignment permutes a network's hidden units")
         names = line_names(budget.align_correction)
         grid = self.grid(budget)
-        needs_data = budget.align_method == "activation" or budget.align_correction != "none"
-        batches = training_batches(reps, budget.align_examples) if needs_data else None
-        info = {"align_method": budget.align_method,
-                "align_correction": budget.align_correction,
-                "align_examples": budget.align_examples if needs_data else 0}
+        batches, info = data_for(reps, budget)
         parts = []
         for r in range(reps.count):
-            model = reps.runs[r].model()  # type: ignore[attr-defined]
-            a, b = reps.final(r), reps.other_final(r)
-            aligned = align(model, a, b, budget.align_method, batches, seed=budget.seed + r)
-            b_aligned = dict(aligned)
             frame = zoo.Frame({"line": names}, grid, splits=budget.splits)
-            frame.put(reps.evaluate(paths.linear(a, b, grid, names=("final", "other_final")),
-                                    self.name, r), line="unaligned")
-            frame.put(reps.evaluate(paths.linear(a, b_aligned, grid,
-                                                 names=("final", "other_final_aligned")),
-                                    self.name, r), line="aligned")
-            if budget.align_correction != "none":
-                path = corrected_path(model, a, b_aligned, grid, budget.align_correction,
-                                      batches)
-                frame.put(reps.evaluate(path, self.name, r), line=names[-1])
+            found = measure_pair(reps, r, reps.final(r), reps.other_final(r), grid, budget,
+                                 batches, self.name, frame, {})
             ds = frame.dataset(self.name, reps.system, info)
-            check = aligned.check
-            ds = ds.assign(
-                function_relative_error=((), check.relative_error, {
-                    "long_name": "max |f_π(θ_b)(x) − f_θ_b(x)| / max |f_θ_b(x)| over the "
-                                 "check's inputs (float64)",
-                    "tolerance": check.tolerance, "examples": check.examples}),
-                function_preserved=((), float(check.passed)),
-                distance_before=((), zoo.distance(a, b)),
-                distance_after=((), zoo.distance(a, b_aligned)),
-                matching_iterations=((), float(aligned.iterations)))
-            ds.attrs["function_check"] = str(check)
+            ds = ds.assign({k: ((), v[0], v[1]) for k, v in found.items()})
+            ds.attrs["function_check"] = found["function_relative_error"][1]["check"]
             parts.append(ds)
         return reps.label(parts)
 
@@ -201,13 +226,7 @@ class Aligned(Analysis):
                 heights = barriers(ds, var).sel(line=line)
                 parts = [(s, mean_std(h)) for s, h in per_split(heights)]
                 out[f"barrier final->final ({var}), {line}"] = cells(parts)
-        out["weight distance before -> after alignment"] = (
-            f"{mean_std(ds.distance_before)} -> {mean_std(ds.distance_after)}")
-        worst = float(np.nanmax(np.asarray(ds.function_relative_error, dtype=float)))
-        out["function preserved by the alignment"] = (
-            f"{'yes' if bool((ds.function_preserved > 0).all()) else 'NO'} "
-            f"(largest relative output difference {worst:.1e})")
-        return out
+        return {**out, **function_row(ds)}
 
     def panel(self, ax: Axes, ds: xr.Dataset, context: Context) -> None:
         """The first system's training loss along each line (mean ± std over replicates)."""
@@ -221,6 +240,16 @@ class Aligned(Analysis):
         ax.set_xlabel("α")
         ax.set_ylabel("training loss")
         ax.legend(fontsize=7)
+
+
+def function_row(ds: xr.Dataset) -> dict[str, str]:
+    """The weight distances before and after alignment, and the function check's verdict."""
+    worst = float(np.nanmax(np.asarray(ds.function_relative_error, dtype=float)))
+    preserved = bool((ds.function_preserved.fillna(1) > 0).all())
+    return {"weight distance before -> after alignment":
+            f"{mean_std(ds.distance_before)} -> {mean_std(ds.distance_after)}",
+            "function preserved by the alignment":
+            f"{'yes' if preserved else 'NO'} (largest relative output difference {worst:.1e})"}
 
 
 def barriers(ds: xr.Dataset, var: str = "loss") -> xr.DataArray:

@@ -80,3 +80,18 @@ def test_it_is_an_extension_and_its_knobs_are_checked():
         Budget(align_method="wieght")
     with pytest.raises(ValueError, match="unknown align_correction"):
         Budget(align_correction="fix")
+
+
+def test_optimizer_pairs_are_aligned_too(tiny, runtime):
+    budget = tiny.replace(align_examples=256, align_correction="none")
+    system = get_system("mnist_mlp")
+    ds = system.analyze(get_analysis("aligned_optimizers"), budget, runtime)
+    results.validate(ds)
+    assert ds.loss.dims == ("replicate", "split", "optimizer_a", "optimizer_b", "line", "alpha")
+    pair = ds.sel(optimizer_a="sgd", optimizer_b="adam")
+    assert bool(np.isfinite(pair.loss).all())
+    assert bool(ds.sel(optimizer_a="adam").loss.isnull().all())  # the lower triangle
+    assert bool((pair.function_preserved == 1).all())
+    assert bool((pair.distance_after <= pair.distance_before).all())
+    rows = get_analysis("aligned_optimizers").rows(ds, Context())
+    assert "barrier between optimizers' solutions, aligned" in rows
