@@ -330,6 +330,7 @@ def _family_experiment(
 
 def _registry() -> dict[str, tuple[TrainConfig, str]]:
     from experiments.models import MODELS
+    from experiments.models.mlp import MLP_WIDTHS
 
     explicit = {
         "mnist_mlp": (TrainConfig(), "OpenLTH's mnist_lenet_300_100 (Frankle 2020, §2)"),
@@ -355,6 +356,9 @@ def _registry() -> dict[str, tuple[TrainConfig, str]]:
                             "Zaremba et al. 2014, medium: lr ÷1.2 each epoch from the 6th, "
                             "35-step truncated backpropagation"),
     }
+    for width in MLP_WIDTHS:  # the width sweep trains every width with LeNet's recipe
+        explicit[f"mnist_mlp_w{width}"] = (TrainConfig(model=f"mnist_mlp_w{width}"),
+                                           "OpenLTH's mnist_lenet_300_100 recipe")
     out = {}
     for name, model in MODELS.items():
         if name in explicit:

@@ -10,6 +10,7 @@ name                                network
 ==================================  ========================================================
 ``mnist_mlp``                       LeNet-300-100 (Frankle 2020, via OpenLTH)
 ``fashion_mlp``                     the same network for Fashion-MNIST
+``mnist_mlp_w<W>``                  784–W–W–10 ReLU, W in :data:`~experiments.models.mlp.MLP_WIDTHS`
 ``mnist_relu[_dropout]``            Goodfellow et al. (2015)'s 784–898–1532–10 ReLU network
 ``mnist_sigmoid[_dropout]``         the same with logistic sigmoid units
 ``mnist_maxout[_dropout]``          Goodfellow et al. (2013)'s 240×5, 240×5 maxout network
@@ -51,7 +52,7 @@ from torch import nn
 from experiments.models.initialization import reinitialize
 from experiments.models.lstm import lstm_medium
 from experiments.models.maxout import conv_maxout, maxout_mlp
-from experiments.models.mlp import fully_connected, lenet_300_100
+from experiments.models.mlp import MLP_WIDTHS, fully_connected, lenet_300_100, wide_mlp
 from experiments.models.nin import nin
 from experiments.models.resnet import cifar_resnet, resnet50
 from experiments.models.vgg import vgg16, vgg16_dropout
@@ -178,6 +179,9 @@ def _entries() -> list[ModelSpec]:
         ("mnist_mlp", lenet_300_100, "mnist", f"LeNet-300-100, {_OPENLTH}"),
         ("fashion_mlp", lenet_300_100, "fashion_mnist", "LeNet-300-100, Fashion-MNIST (Xiao 2017)"),
     ]
+    rows += [(f"mnist_mlp_w{w}", partial(wide_mlp, w), "mnist",
+              f"784-{w}-{w}-10 ReLU MLP, the width sweep (Entezari et al. 2022)")
+             for w in MLP_WIDTHS]
     for unit, dropout in [(u, d) for u in _WIDTHS for d in (False, True)]:
         text = f"{_WIDTHS[unit]} {unit} network{' with dropout' * dropout} ({_GOODFELLOW})"
         name = f"mnist_{unit}" + "_dropout" * dropout

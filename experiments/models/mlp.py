@@ -15,7 +15,11 @@ from experiments.models.checks import choice, positive_int
 from experiments.models.initialization import irange_, kaiming_normal_
 from experiments.models.layers import dropout_inputs
 
-__all__ = ["lenet_300_100", "fully_connected"]
+__all__ = ["lenet_300_100", "fully_connected", "wide_mlp", "MLP_WIDTHS"]
+
+#: Hidden widths of the width family ``mnist_mlp_w<width>`` (Entezari et al. 2022, Fig. 2;
+#: Ainsworth et al. 2023, Fig. 5): 32 to 2048 units per hidden layer.
+MLP_WIDTHS = (32, 64, 128, 256, 512, 1024, 2048)
 
 _LENET_INITS = ("pytorch", "kaiming_normal")
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
@@ -64,6 +68,25 @@ def lenet_300_100(
         nn.Linear(100, num_classes),
     )
     return kaiming_normal_(model) if init == "kaiming_normal" else model
+
+
+def wide_mlp(width: int, num_classes: int = 10, *, inputs: int = 784) -> nn.Sequential:
+    """A LeNet-style ReLU MLP with two hidden layers of ``width`` units: 784–W–W–10.
+
+    The width sweep of permutation alignment (Entezari et al. 2022, Fig. 2; Ainsworth,
+    Hayase & Srinivasa 2023, Fig. 5) trains this family for many widths; the layers and
+    their PyTorch-default initialisation are LeNet-300-100's.
+
+    Examples
+    --------
+    >>> sum(p.numel() for p in wide_mlp(32).parameters())
+    26506
+    """
+    positive_int(width, "width")
+    positive_int(num_classes, "num_classes")
+    positive_int(inputs, "inputs")
+    return nn.Sequential(nn.Flatten(), nn.Linear(inputs, width), nn.ReLU(),
+                         nn.Linear(width, width), nn.ReLU(), nn.Linear(width, num_classes))
 
 
 def fully_connected(

@@ -51,6 +51,8 @@ REGISTRY: dict[str, str] = {
     "batchnorm": "batchnorm",
     "curvature": "curvature",
     "sharpness": "sharpness",
+    "aligned": "aligned",
+    "aligned_optimizers": "aligned_optimizers",
 }
 
 #: Modules of this folder that hold shared machinery rather than an analysis.
