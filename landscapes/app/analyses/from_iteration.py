@@ -57,7 +57,7 @@ class FromIteration(Analysis):
     description = ("iteration t -> solution for Frankle's t in {0, 2^k, 1000k} "
                    "(Frankle 2020 Figs. 2-3)")
     Settings = BarrierSettings
-    reads = ("max_starts", "splits")
+    reads = ("max_starts",)
     has_closed_form = True
     ragged = True
     intervals = ("rise", "linear", "bump")
@@ -66,8 +66,9 @@ class FromIteration(Analysis):
         return grids.uniform(budget.points, 0.0, 1.0)
 
     def count_points(self, budget: SettingsView, plan: Plan) -> int:
-        # Two searches (rise, chord excess) per split on every line.
-        searches = len(ADAPTIVE) * len(budget.splits)
+        # Two searches (rise, chord excess) per split on every line, priced at both
+        # splits: reading `splits` would put it in the closed form's key, which has none.
+        searches = len(ADAPTIVE) * 2
         return len(plan.starts) * (len(self.grid(budget)) + adaptive_points(budget, searches))
 
     def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
