@@ -128,15 +128,22 @@ class Needs:
         The optimizer zoo of Im et al. (2016) from one init, or its switches.
     batchnorm_pair : bool
         One conv family with and without batch norm.
+    spawn : bool
+        Children spawned from checkpoints of the system's runs (Frankle et al. 2020).
+    curve : bool
+        A mode-connecting curve's bend trained between two of its solutions
+        (Garipov et al. 2018).
     """
 
     zoo: bool = False
     batchnorm_pair: bool = False
+    spawn: bool = False
+    curve: bool = False
 
     @property
     def variants(self) -> bool:
         """Whether it trains anything besides the system's own runs."""
-        return self.zoo or self.batchnorm_pair
+        return self.zoo or self.batchnorm_pair or self.spawn or self.curve
 
 
 @dataclass(frozen=True)
