@@ -86,7 +86,9 @@ class Refinement:
         is pinned to ``alpha_tolerance``.
     converged : bool
     rounds : list of numpy.ndarray
-        The α of each call, the coarse grid first.
+        The α of each call, the coarse grid first (none for points given as ``known``).
+    given : int
+        Points of ``alpha`` that were given (``known``), not evaluated by the search.
     """
 
     alpha: np.ndarray
@@ -100,11 +102,12 @@ class Refinement:
     error: float
     converged: bool
     rounds: list[np.ndarray] = field(default_factory=list)
+    given: int = 0
 
     @property
     def evaluations(self) -> int:
-        """Points evaluated in all."""
-        return int(self.alpha.size)
+        """Points the search evaluated (those it was given, ``known``, not counted)."""
+        return int(self.alpha.size) - self.given
 
     def summary(self) -> dict[str, Any]:
         """The settings and outcome as plain values (for a dataset's attributes)."""
@@ -118,6 +121,7 @@ class Refinement:
             "error": self.error,
             "converged": self.converged,
             "evaluations": self.evaluations,
+            "given": self.given,
             "rounds": [r.tolist() for r in self.rounds],
         }
 
@@ -205,6 +209,7 @@ def refine(
     coarse: int = 11,
     per_round: int = 10,
     max_evaluations: int = 30,
+    known: tuple[Any, Any] | None = None,
 ) -> Refinement:
     """Find a barrier's height and place from few evaluations of a curve.
 
@@ -229,7 +234,13 @@ def refine(
     per_round : int
         New points per later call.
     max_evaluations : int
-        Budget of points in all; the search stops early when it has converged.
+        Budget of points in all; the search stops early when it has converged. With
+        ``known``, the budget of new points.
+    known : (alpha, values), optional
+        Points of the curve already evaluated (a figure's uniform grid), both ends of
+        [lo, hi] among them: they replace the coarse grid, cost nothing, and the
+        search only adds points where they leave the barrier open (``coarse`` is
+        then unused). Points outside [lo, hi] are ignored.
 
     Returns
     -------
@@ -244,15 +255,45 @@ def refine(
     >>> round(r.height, 5), round(r.location, 2), r.converged, r.evaluations <= 30
     (0.0625, 0.5, True, True)
 
+    Seeded with a fine grid already evaluated, it spends few points or none:
+
+    >>> a = np.linspace(0, 1, 101)
+    >>> q = lambda a: (a * (1 - a)) ** 2 - 0.1 * a
+    >>> r = refine(q, kind="linear", tol=1e-3, scale=1.0, known=(a, q(a)))
+    >>> round(r.height, 4), r.evaluations <= 10
+    (0.0625, True)
+
     A curve that only descends has no rise barrier:
 
     >>> refine(lambda a: np.exp(-a), kind="rise").height
     0.0
     """
-    _check_search(kind, lo, hi, tol, scale, alpha_tol, coarse, per_round, max_evaluations)
+    _check_search(kind, lo, hi, tol, scale, alpha_tol, coarse if known is None else 3,
+                  per_round, max_evaluations)
     if not callable(fn):
         raise TypeError(f"fn must be callable as fn(alpha), got {fn!r}")
-    return _refine(fn, kind, float(lo), float(hi), tol, scale, alpha_tol, coarse, per_round, max_evaluations)
+    seed = None if known is None else _check_known(known, float(lo), float(hi))
+    return _refine(fn, kind, float(lo), float(hi), tol, scale, alpha_tol, coarse, per_round,
+                   max_evaluations, seed)
+
+
+def _check_known(known: Any, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``known`` points inside [lo, hi], sorted; both ends must be among them."""
+    try:
+        alpha, values = (np.asarray(v, dtype=float).reshape(-1) for v in known)
+    except (TypeError, ValueError) as why:
+        raise ValueError(f"known must be a pair (alpha, values) of 1-D arrays, got {known!r}") from why
+    if alpha.shape != values.shape:
+        raise ValueError(f"known has {alpha.size} alpha but {values.size} values; give one value per α")
+    inside = (alpha >= lo) & (alpha <= hi)
+    alpha, values = alpha[inside], values[inside]
+    alpha, first = np.unique(alpha, return_index=True)
+    values = values[first]
+    if alpha.size < 3 or alpha[0] != lo or alpha[-1] != hi:
+        raise ValueError(f"known must hold at least 3 points of [{lo}, {hi}], both ends included; "
+                         f"got α from {alpha.min() if alpha.size else None} to "
+                         f"{alpha.max() if alpha.size else None} ({alpha.size} points)")
+    return alpha, values
 
 
 def _check_search(kind: str, lo: float, hi: float, tol: float, scale: float | None,
@@ -295,10 +336,18 @@ def _refine(
     coarse: int,
     per_round: int,
     max_evaluations: int,
+    seed: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Refinement:
-    alpha = np.linspace(lo, hi, coarse)
-    values = _call(fn, alpha)
-    rounds = [alpha.copy()]
+    if seed is None:
+        alpha = np.linspace(lo, hi, coarse)
+        values = _call(fn, alpha)
+        given = 0
+    else:
+        # Points already paid for stand in for the coarse grid; the budget is new points.
+        alpha, values = seed
+        given = int(alpha.size)
+        max_evaluations += given
+    rounds = [alpha.copy()] if seed is None else []
     if scale is None:
         finite = values[np.isfinite(values)]
         spread = float(finite.max() - finite.min()) if finite.size else 0.0
@@ -334,7 +383,7 @@ def _refine(
     return Refinement(
         alpha=alpha, values=values, height=height, location=location, kind=kind, tolerance=atol,
         scale=float(scale), alpha_tolerance=alpha_tol, error=error,
-        converged=not open_ranked and math.isfinite(error), rounds=rounds,
+        converged=not open_ranked and math.isfinite(error), rounds=rounds, given=given,
     )
 
 

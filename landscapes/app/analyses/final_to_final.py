@@ -49,7 +49,8 @@ class FinalToFinal(Line):
     reads = ("splits",)
 
     def count_points(self, budget: SettingsView, plan: Plan) -> int:
-        return len(self.grid(budget)) + adaptive_points(budget, searches=len(budget.splits))
+        return len(self.grid(budget)) + adaptive_points(budget, searches=len(budget.splits),
+                                                         seeded=True)
 
     def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         from landscapes import paths

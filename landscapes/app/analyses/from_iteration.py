@@ -69,7 +69,7 @@ class FromIteration(Analysis):
         # Two searches (rise, chord excess) per split on every line, priced at both
         # splits: reading `splits` would put it in the closed form's key, which has none.
         searches = len(ADAPTIVE) * 2
-        return len(plan.starts) * (len(self.grid(budget)) + adaptive_points(budget, searches))
+        return len(plan.starts) * (len(self.grid(budget)) + adaptive_points(budget, searches, seeded=True))
 
     def measure(self, reps: Replicates, budget: SettingsView) -> xr.Dataset:
         from landscapes import paths

@@ -174,23 +174,28 @@ ADAPTIVE_KINDS = ("rise", "linear")
 COARSE = 11
 
 
-def adaptive_points(budget: SettingsView, searches: int = 1) -> int:
+def adaptive_points(budget: SettingsView, searches: int = 1, seeded: bool = False) -> int:
     """The most points the adaptive barrier search spends on one line (0 when off).
 
     ``searches`` is the number of searches on the line (kinds × splits); they share
-    the first, uniform grid of :data:`COARSE` points, evaluated once. The time
+    the first, uniform grid of :data:`COARSE` points, evaluated once -- or, ``seeded``
+    (:func:`with_adaptive`), start from the line's uniform grid, which costs them
+    nothing, and each spends up to ``barrier_evaluations`` new points. The time
     projection prices a search at its budget, not its typical early stop.
     """
     if getattr(budget, "barrier_tol", None) is None:
         return 0
     most = int(budget.barrier_evaluations)
+    if seeded:
+        return searches * most
     coarse = min(COARSE, most)
     return coarse + searches * (most - coarse)
 
 
 def adaptive_barrier(curve: Any, kinds: str | Sequence[str], *, tol: float,
                      max_evaluations: int, splits: Sequence[str] | None = None,
-                     lo: float = 0.0, hi: float = 1.0) -> xr.Dataset:
+                     lo: float = 0.0, hi: float = 1.0,
+                     known: xr.DataArray | None = None) -> xr.Dataset:
     """The barrier of one line from the adaptive α search, split by split and kind by kind.
 
     Each (kind, split) is one :func:`landscapes.refine.refine`; a point once evaluated
@@ -214,6 +219,11 @@ def adaptive_barrier(curve: Any, kinds: str | Sequence[str], *, tol: float,
         a ``split`` dim).
     lo, hi : float
         The segment searched.
+    known : xarray.DataArray, optional
+        The loss of this curve already evaluated on a grid (dim ``alpha``, and
+        ``split`` as the curve's), e.g. the uniform grid a figure draws: the searches
+        start from it instead of their own first grid and evaluate only the points it
+        leaves open (``max_evaluations`` then counts new points).
 
     Returns
     -------
@@ -232,6 +242,13 @@ def adaptive_barrier(curve: Any, kinds: str | Sequence[str], *, tol: float,
     >>> out = adaptive_barrier(bump, "rise", tol=1e-4, max_evaluations=30)
     >>> round(float(out.rise_adaptive), 3), int(out.rise_adaptive_evaluations) <= 30
     (1.0, True)
+
+    From a 101-point grid already evaluated, the search adds few points:
+
+    >>> grid = bump(np.linspace(0, 1, 101))
+    >>> out = adaptive_barrier(bump, "rise", tol=1e-4, max_evaluations=30, known=grid)
+    >>> round(float(out.rise_adaptive), 3), int(out.adaptive_evaluations) < 11
+    (1.0, True)
     """
     from landscapes.refine import refine
 
@@ -240,6 +257,10 @@ def adaptive_barrier(curve: Any, kinds: str | Sequence[str], *, tol: float,
         if kind not in ADAPTIVE_KINDS:
             raise ValueError(f"kind must be one of {list(ADAPTIVE_KINDS)!r}, got {kind!r}")
     seen: dict[float, xr.DataArray] = {}
+    if known is not None:
+        for i, a in enumerate(np.asarray(known.alpha.values, dtype=float)):
+            seen[float(a)] = known.isel(alpha=i, drop=True)
+    given = len(seen)
 
     def values(alpha: np.ndarray, split: Any) -> np.ndarray:
         new = np.array([a for a in np.asarray(alpha, dtype=float) if float(a) not in seen])
@@ -255,9 +276,13 @@ def adaptive_barrier(curve: Any, kinds: str | Sequence[str], *, tol: float,
     for kind in kinds:
         found = []
         for split in names:
+            start = None
+            grid = np.array(sorted(a for a in seen if lo <= a <= hi))
+            if known is not None and grid.size >= 3 and grid[0] == lo and grid[-1] == hi:
+                start = (grid, values(grid, split))
             r = refine(lambda a, s=split: values(a, s), kind=kind, lo=lo, hi=hi, tol=tol,
                        coarse=min(COARSE, max_evaluations), per_round=10,
-                       max_evaluations=max_evaluations)
+                       max_evaluations=max_evaluations, known=start)
             found.append(xr.Dataset({f"{kind}_adaptive": r.height,
                                      f"{kind}_adaptive_alpha": r.location,
                                      f"{kind}_adaptive_evaluations": r.evaluations,
@@ -266,7 +291,7 @@ def adaptive_barrier(curve: Any, kinds: str | Sequence[str], *, tol: float,
         per_kind.append(found[0] if splits is None else xr.concat(
             found, dim=xr.DataArray(names, dims="split", name="split")))
     out = xr.merge(per_kind)
-    out["adaptive_evaluations"] = len(seen)
+    out["adaptive_evaluations"] = len(seen) - given
     return out
 
 
@@ -278,7 +303,10 @@ def with_adaptive(ds: xr.Dataset, curve_for: Any, kinds: str | Sequence[str],
     ``"start_iteration"``) a mapping from that dim's values to the curves of its lines.
     ``ds`` is returned unchanged when ``barrier_tol`` is off; else the uniform grid
     stays (for the figures' curves) and the searches' variables are added, their
-    attributes naming ``barrier_tol`` and ``barrier_evaluations``.
+    attributes naming ``barrier_tol`` and ``barrier_evaluations``. Each search starts
+    from its line's uniform grid (``known`` of :func:`adaptive_barrier`), so the
+    points it adds are only those the grid leaves the barrier open at; price them
+    with ``adaptive_points(..., seeded=True)``.
     """
     tol = getattr(budget, "barrier_tol", None)
     if tol is None:
@@ -286,18 +314,22 @@ def with_adaptive(ds: xr.Dataset, curve_for: Any, kinds: str | Sequence[str],
     loss = ds["loss"]
     splits = list(loss.split.values) if "split" in loss.dims else None
 
-    def search(curve: Any) -> xr.Dataset:
+    def search(curve: Any, grid: xr.DataArray) -> xr.DataArray:
+        # The uniform grid is the same curve's points: the search starts from them.
+        known = grid if np.isfinite(grid.values).all() else None
         return adaptive_barrier(curve, kinds, tol=tol, splits=splits,
-                                max_evaluations=budget.barrier_evaluations)
+                                max_evaluations=budget.barrier_evaluations, known=known)
 
     parts = []
-    for r in range(ds.sizes["replicate"]):
-        curves = curve_for(r)
+    for i in range(ds.sizes["replicate"]):
+        curves = curve_for(i)
+        line = loss.isel(replicate=i, drop=True)
         if line_dim is None:
-            parts.append(search(curves))
+            parts.append(search(curves, line))
         else:
             keys = list(curves)
-            parts.append(xr.concat([search(curves[k]) for k in keys],
+            parts.append(xr.concat([search(curves[k], line.sel({line_dim: k}, drop=True))
+                                    for k in keys],
                                    dim=xr.DataArray(keys, dims=line_dim, name=line_dim)))
     found = xr.concat(parts, dim="replicate", join="outer")
     if "replicate" in ds.coords:

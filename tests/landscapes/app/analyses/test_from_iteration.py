@@ -26,8 +26,32 @@ def test_adaptive_agrees_with_dense_grid_and_stays_in_budget() -> None:
         assert (abs(ds[f"{kind}_adaptive"] - exact) <= tolerance + 1e-12).all()
         assert (ds[f"{kind}_adaptive_evaluations"] <= 25).all()
     # The searches of a line share points: all of them together within the priced most.
-    assert int(ds.adaptive_evaluations.max()) <= adaptive_points(budget, searches=2)
+    assert int(ds.adaptive_evaluations.max()) <= adaptive_points(budget, searches=2, seeded=True)
     assert ds.sizes["alpha"] == 21
+
+
+def test_search_seeded_by_the_grid_spends_fewer_points_than_one_from_scratch() -> None:
+    """The searches start from the line's uniform grid: on a fine grid they add fewer
+    points than a search from scratch and find the barrier it finds."""
+    from theory import deep_linear
+
+    from landscapes.app.analyses.line import adaptive_barrier
+
+    analysis, system = get_analysis("from_iteration"), get_system("deep_linear")
+    budget = analysis.view(Budget(points=101, replicates=1, max_starts=4, barrier_tol=1e-3))
+    ds = analysis.closed_form(system, budget)
+    for t in ds.start_iteration.values:
+        def curve(alpha: np.ndarray, t: int = int(t)):
+            return deep_linear.from_time_to_final(
+                iterations=[t], system="deep_linear", n_replicates=1, seed=budget.seed,
+                alphas=alpha).loss.isel(replicate=0, start_iteration=0, drop=True)
+
+        splits = list(ds.split.values) if "split" in ds.dims else None
+        fresh = adaptive_barrier(curve, "rise", tol=1e-3, max_evaluations=30, splits=splits)
+        seeded = ds.sel(start_iteration=t).isel(replicate=0)
+        assert int(seeded.rise_adaptive_evaluations) < int(fresh.rise_adaptive_evaluations)
+        slack = 2 * float(fresh.rise_adaptive_tolerance.max()) + 1e-12
+        assert np.allclose(seeded.rise_adaptive, fresh.rise_adaptive, rtol=0, atol=slack)
 
 
 def test_rows_read_the_search_and_are_unchanged_without_it() -> None:

@@ -77,9 +77,9 @@ def test_off_by_default_and_priced_at_its_maximum() -> None:
     assert Budget().barrier_tol is None
     off = analysis.view(Budget(points=41))
     on = analysis.view(Budget(points=41, barrier_tol=1e-3, barrier_evaluations=30))
-    # The searches of all splits share their first grid of 11 points.
-    assert analysis.count_points(on, None) - analysis.count_points(off, None) == 11 + (
-        30 - 11) * len(Budget().splits)
+    # Each split's search starts from the line's uniform grid and adds up to 30 points.
+    assert analysis.count_points(on, None) - analysis.count_points(off, None) == 30 * len(
+        Budget().splits)
     ds = analysis.closed_form(get_system("deep_linear"), off)
     assert "linear_adaptive" not in ds.data_vars
 
