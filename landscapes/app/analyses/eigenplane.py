@@ -310,7 +310,8 @@ class Eigenplane(Analysis):
 
     # ------------------------------------------------------------------ reporting
     def rows(self, ds: xr.Dataset, context: Context) -> dict[str, str]:
-        top = ds.top_eigenvalue
+        # A stack of systems repeats a closed form's pair along the networks' splits.
+        top = training_split(ds).top_eigenvalue
         rows: dict[str, list[tuple[str | None, str]]] = {}
         lambdas = f"{mean_std(top.isel(eigen=0))}, {mean_std(top.isel(eigen=1))}"
         for split, d in per_split(ds):
@@ -320,24 +321,26 @@ class Eigenplane(Analysis):
             rows.setdefault("eigenplane loss rise at the edge along d1 / d2", []).append(
                 (split, f"{mean_std(e1)} / {mean_std(e2)}"))
             if ds.attrs.get("eigenplane_normalization", "unit") == "unit":
-                # ½λe²: what the quadratic model predicts at the edge.
+                # ½λe²: what the quadratic model predicts at the edge (none where λ ≈ 0,
+                # the deep linear model's flat valley of solutions).
                 e = float(np.abs(d.alpha).max())
+                quad = [(0.5 * top.isel(eigen=i) * e * e).where(
+                    top.isel(eigen=i) > GAP * top.isel(eigen=0)) for i in (0, 1)]
                 rows.setdefault("  over the quadratic ½λe² (d1 / d2)", []).append(
-                    (split, f"{mean_std(e1 / (0.5 * top.isel(eigen=0) * e * e), '.2f')} / "
-                            f"{mean_std(e2 / (0.5 * top.isel(eigen=1) * e * e), '.2f')}"))
+                    (split, f"{mean_std(e1 / quad[0], '.2f')} / "
+                            f"{mean_std(e2 / quad[1], '.2f')}"))
         return {name: cells(parts) for name, parts in rows.items()}
 
     def panel(self, ax: Axes, ds: xr.Dataset, context: Context) -> None:
         """Contours of the training loss on the first system's plane, replicate 0."""
         from landscapes.plots import plot_surface
 
-        one = ds.isel(system=0) if "system" in ds.dims else ds
-        c = training_split(one).loss.isel(replicate=0)
-        plot_surface(c, ax=ax, log=True, shape="square")
+        one = training_split(ds.isel(system=0) if "system" in ds.dims else ds)
+        plot_surface(one.loss.isel(replicate=0), ax=ax, log=True, shape="square")
         lam = one.top_eigenvalue.isel(replicate=0).values
         ax.set_xlabel(f"a along d1 (λ1 = {lam[0]:.3g})")
         ax.set_ylabel(f"b along d2 (λ2 = {lam[1]:.3g})")
-        ax.plot([0], [0], "w+", ms=8)
+        ax.plot([0], [0], "w+", ms=8, label="θ*")
         if "system" in ds.dims:
             ax.set_title(str(ds.system.values[0]))
 
