@@ -117,6 +117,23 @@ def test_rows_and_panel(unit):
     plt.close(fig)
 
 
+def test_a_stack_with_a_closed_form_reads_its_pair_once(unit):
+    # compare stacks the systems: the closed form's pair is repeated along the splits
+    from landscapes.app.study import stack_systems
+
+    _, budget, ds = unit
+    exact = ANALYSIS.closed_form(get_system("deep_linear"), budget)
+    stack = stack_systems({"deep_linear": exact, SYSTEM: ds})
+    assert "split" in stack.top_eigenvalue.dims
+    fig, ax = plt.subplots()
+    ANALYSIS.panel(ax, stack, Context())
+    assert ax.get_title() == "deep_linear" and "λ1 = 4" in ax.get_xlabel()
+    plt.close(fig)
+    rows = ANALYSIS.rows(stack.sel(system="deep_linear"), Context())
+    # λ2 = 0 (the valley w1·w2 = 1): no quadratic prediction to divide by
+    assert rows["  over the quadratic ½λe² (d1 / d2)"].split(" | ")[0].endswith("/ nan")
+
+
 def test_edge_rise_reads_the_axes_not_the_corners():
     g = np.linspace(-2, 2, 5)
     bowl = xr.DataArray(3 * g[:, None] ** 2 + g[None, :] ** 2 + 100 * (g[:, None] * g[None, :]) ** 2,
