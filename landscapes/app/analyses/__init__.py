@@ -51,6 +51,7 @@ REGISTRY: dict[str, str] = {
     "batchnorm": "batchnorm",
     "curvature": "curvature",
     "sharpness": "sharpness",
+    "eigenplane": "eigenplane",
     "aligned": "aligned",
     "aligned_optimizers": "aligned_optimizers",
 }

@@ -435,6 +435,27 @@ def _ext_curvature(o: Outcome) -> Any:
     return fig
 
 
+def _eigenplane_theory(budget: Budget) -> dict[str, xr.Dataset]:
+    from landscapes.app.analyses import get_analysis
+    from landscapes.app.systems import get_system
+
+    return {"deep_linear/eigenplane": get_analysis("eigenplane").closed_form(
+        get_system("deep_linear"), budget)}
+
+
+def _ext_eigenplane(o: Outcome) -> Any:
+    from landscapes.app.analyses import get_analysis
+    from landscapes.app.analyses.base import Context
+
+    fig, axes = drawing.figure(2, width=4.4)
+    plane = get_analysis("eigenplane")
+    for ax, ds, title in ((axes[0, 0], o.extra["deep_linear/eigenplane"], "y = w1·w2·x (exact)"),
+                          (axes[0, 1], o.ds(RELU, "eigenplane"), f"{RELU} (train)")):
+        plane.panel(ax, ds, Context())
+        ax.set_title(title)
+    return fig
+
+
 def _x_negative(o: Outcome) -> tuple[str, str]:
     return ("; ".join([curvature.negative_curvature(o.extra["deep_linear/curvature"],
                                                     "deep linear (exact)"),
@@ -491,6 +512,9 @@ PAPER = Paper(
         Figure("ext-curvature", "extension: Hessian eigenvalues along init → solution",
                _ext_curvature, needs=((RELU, "curvature"),), compute=_curvature_theory,
                on_request=True),
+        Figure("ext-eigenplane", "extension: the loss on the plane of the top two Hessian "
+                                 "eigenvectors at the solution", _ext_eigenplane,
+               needs=((RELU, "eigenplane"),), compute=_eigenplane_theory, on_request=True),
     ),
     claims=(
         Claim(("1",), "Apart from the flattening near α = 0, it appears nearly convex in "
