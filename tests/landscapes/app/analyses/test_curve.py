@@ -199,3 +199,17 @@ def test_the_paper_extension_is_listed_and_reports_both_barriers(measured):
     line = barriers(ds).sel(split="train", line="line")
     assert f"{float(line.mean()):.3g}" in text
     assert figure.draw(outcome).axes
+
+
+def test_batch_norm_is_recomputed_along_both_paths(tiny_conv, runtime):
+    # Interpolated running statistics are not the network's at t: both paths re-estimate
+    # them, whatever the budget's bn, so the curve's ends are its endpoints.
+    import json
+
+    budget = Budget(replicates=2, epochs=1.0, train_examples=512, eval_examples=64,
+                    curve_points=3, curve_epochs=1.0, splits=("train",))
+    ds = get_system(tiny_conv).analyze(ANALYSIS, budget, runtime)
+    evaluation = json.loads(ds.attrs["hyperparameters"])["evaluation"]["evaluation"]
+    assert evaluation["bn"] == "recompute" and budget.bn == "interpolate"
+    ends = ds.loss.isel(alpha=[0, -1])
+    np.testing.assert_allclose(ends.sel(line="curve"), ends.sel(line="line"), rtol=1e-5)
