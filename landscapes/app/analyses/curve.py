@@ -175,7 +175,7 @@ class Curve(Analysis):
         if getattr(reps, "runs", None) is None:
             raise Declined("a curve's bend is trained as a run of the store: networks only")
         grid = self.grid(budget)
-        runs = {}
+        runs: dict[int, Any] = {}
         info = {"curve_kind": budget.curve_kind, "bn": BN,
                 **{k: v for k, v in pair_changes(reps.config, 0, budget).items()
                    if k in ("epochs", "lr")}}
