@@ -55,7 +55,7 @@ from experiments.config import TrainConfig
 from experiments.store import Run
 from landscapes import paths
 
-__all__ = ["curve_config", "curve_path", "end_state", "Curve"]
+__all__ = ["curve_config", "curve_path", "end_state", "ends_done", "Curve"]
 
 
 def curve_config(a: Run, b: Run, kind: str = "bezier", **training: Any) -> TrainConfig:
@@ -108,6 +108,14 @@ def end_state(root: str | os.PathLike, ref: str, model: str) -> dict[str, torch.
         raise RunFileError(f"curve endpoint {str(folder)!r} is a {trained!r} run, the curve's "
                            f"model is {model!r}")
     return checkpoints.load(files[1], fix=f"retrain the endpoint run {str(folder)!r}")
+
+
+def ends_done(run: Run) -> bool:
+    """Whether both endpoint runs of curve run ``run`` are finished in its store (so it
+    can start: a Dask task carries their weights, :func:`experiments.spawn.inputs`)."""
+    root = run.path.parents[1]
+    return all((root / ref / "summary.json").exists() and len(files) == 2 and files[1].exists()
+               for ref, files in ((ref, end_paths(root, ref)) for ref in run.config.curve_ends))
 
 
 def ends(run: Run) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

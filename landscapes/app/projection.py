@@ -90,15 +90,19 @@ def _unfinished_variants(system: NetworkSystem, analyses: list[Any], budget: Bud
     """Runs the analyses train besides the system's own and the store lacks, in units of
     one plain run: a Runge–Kutta step takes two gradients, so it counts twice."""
     from experiments.store import Run
+    from landscapes.app.analyses.base import variant_replicates
 
     config = system.config_for(budget, runtime, budget.trajectory_points)
     seen: dict[str, float] = {}
     for analysis in analyses:
-        for changes in analysis.variants(config, total, budget):
+        for entry in analysis.variants(config, total, budget):
+            changes, count = variant_replicates(entry, budget.replicates)
             variant = config.replace(**changes)
             cost = 2.0 if variant.optimizer.startswith("rk_") else 1.0
+            # (a curve's bend trains for its own epochs: priced per iteration of the system's)
+            cost *= variant.epochs / config.epochs
             seen[variant.name] = cost * sum(not Run(variant, r, runtime.runs_dir).done
-                                            for r in range(budget.replicates))
+                                            for r in range(count))
     seen.pop(config.name, None)  # the system's own runs are counted already
     return sum(seen.values())
 

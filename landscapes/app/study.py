@@ -206,6 +206,9 @@ class Study:
     def _run_on(self, executor: Any, runtime: Runtime) -> dict[tuple[str, str], Any]:
         """Every wanted pair on ``executor``'s cluster: trainings submitted first, then
         each pair in a thread; returns (analysis, system) -> dataset or Declined."""
+        from experiments.curves import ends_done
+        from experiments.store import Run
+        from landscapes.app.analyses.base import variant_replicates
         from landscapes.app.executor import threaded
         from landscapes.app.systems import epoch_length
 
@@ -220,14 +223,19 @@ class Study:
         for system in {id(s): s for *_, s in todo if s.kind == "network"}.values():
             config = system.config_for(self.budget, runtime, self.budget.trajectory_points)
             total = config.iterations(epoch_length(config, runtime.data_dir))
-            configs = {config.name: config}
+            configs = {config.name: (config, self.budget.replicates)}
             for _, analysis, _, other in todo:
                 if other is system:
-                    for changes in analysis.variants(config, total, self.budget):
+                    for entry in analysis.variants(config, total, self.budget):
+                        changes, count = variant_replicates(entry, self.budget.replicates)
                         variant = config.replace(**changes)
-                        configs.setdefault(variant.name, variant)
-            for each in configs.values():
-                for r in range(self.budget.replicates):
+                        configs.setdefault(variant.name, (variant, count))
+            for each, count in configs.values():
+                for r in range(count):
+                    # A curve starts from its endpoints' final weights: unless they are in
+                    # the store already, it trains when its analysis asks, after them.
+                    if each.curve is not None and not ends_done(Run(each, r, runtime.runs_dir)):
+                        continue
                     executor.submit_training(each, r, runs_dir=runtime.runs_dir,
                                              data_dir=runtime.data_dir, device=runtime.device)
 

@@ -280,8 +280,10 @@ class NetworkSystem(System):
                             budget, runtime)
 
     def trained(self, config: Any, budget: Budget, runtime: Runtime,
-                shared: NetworkReplicates | None = None) -> NetworkReplicates:
-        """``budget.replicates`` runs of ``config`` (any variant of this system's own).
+                shared: NetworkReplicates | None = None,
+                replicates: int | None = None) -> NetworkReplicates:
+        """``budget.replicates`` runs of ``config`` (any variant of this system's own), or
+        its first ``replicates``.
 
         ``shared`` lends its evaluation data, so the variants of one analysis load the
         splits once. On a study's cluster the runs train as tasks there
@@ -289,11 +291,12 @@ class NetworkSystem(System):
         """
         from landscapes.app.executor import executor_for
 
-        memo = json.dumps([config.name, budget.key(), str(runtime.runs_dir),
+        count = budget.replicates if replicates is None else replicates
+        memo = json.dumps([config.name, count, budget.key(), str(runtime.runs_dir),
                            str(runtime.data_dir), runtime.device])
         if memo not in self._replicates:
             runs = executor_for(runtime).train_replicates(
-                config, budget.replicates, runs_dir=runtime.runs_dir, data_dir=runtime.data_dir,
+                config, count, runs_dir=runtime.runs_dir, data_dir=runtime.data_dir,
                 device=runtime.device, progress=runtime.progress, threads=runtime.threads)
             self._replicates[memo] = NetworkReplicates(self, config, runs, budget, runtime)
         reps = self._replicates[memo]
@@ -341,12 +344,18 @@ class NetworkReplicates:
         and minibatch order when only the optimizer changes (Im et al. 2016 §4.1: "from
         the same initial weights and with the same minibatching").
 
+        ``changes`` may set :data:`~landscapes.app.analyses.base.REPLICATES` to train
+        only the variant's first n replicates.
+
         Examples
         --------
         ``reps.variant(optimizer="adam", lr=1e-3, momentum=None)``
         """
+        from landscapes.app.analyses.base import variant_replicates
+
+        changes, count = variant_replicates(changes, self.budget.replicates)
         return self._owner.trained(self.config.replace(**changes), self.budget, self.runtime,
-                                   shared=self)
+                                   shared=self, replicates=count)
 
     @property
     def total(self) -> int:
@@ -437,8 +446,9 @@ class NetworkReplicates:
         """:func:`landscapes.evaluate` of replicate ``r``'s network in this process."""
         from landscapes import evaluate
 
+        # An analysis' own options (bn="recompute" along a curve) override the budget's.
         return evaluate(self.runs[r].model(), path, self.data(), progress=self.runtime.progress,
-                        measures=list(measures), **self.options(analysis), **options)
+                        measures=list(measures), **{**self.options(analysis), **options})
 
     def options(self, analysis: str) -> dict[str, Any]:
         """The arguments of :func:`landscapes.evaluate` besides model, path, data, progress."""

@@ -54,6 +54,7 @@ REGISTRY: dict[str, str] = {
     "eigenplane": "eigenplane",
     "aligned": "aligned",
     "aligned_optimizers": "aligned_optimizers",
+    "curve": "curve",
 }
 
 #: Modules of this folder that hold shared machinery rather than an analysis.

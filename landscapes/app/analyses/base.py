@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Analysis", "Declined", "Replicates", "Context", "Needs", "Plan", "NoSettings",
            "Knobs", "SettingsView", "knob", "at_least", "mean_std", "share", "per_split",
-           "cells", "COMMON"]
+           "cells", "COMMON", "REPLICATES", "variant_replicates"]
 
 #: Budget fields every analysis depends on.
 COMMON = ("replicates", "seed")
@@ -179,6 +179,28 @@ def _viewing(method: Callable[..., Any]) -> Callable[..., Any]:
 
     wrapper.__viewing__ = True  # type: ignore[attr-defined]
     return wrapper
+
+
+#: The key of a variant's changes (:meth:`Analysis.variants`) that trains only its first
+#: n replicates; not a training field, so it never reaches the config.
+REPLICATES = "replicates"
+
+
+def variant_replicates(changes: Mapping[str, Any], replicates: int) -> tuple[dict[str, Any], int]:
+    """A variant's config changes without :data:`REPLICATES`, and how many replicates of
+    it train (``replicates``, the system's, unless the entry asks for fewer).
+
+    Examples
+    --------
+    >>> variant_replicates({"lr": 0.5}, 3), variant_replicates({"lr": 0.5, "replicates": 1}, 3)
+    (({'lr': 0.5}, 3), ({'lr': 0.5}, 1))
+    """
+    rest = {k: v for k, v in changes.items() if k != REPLICATES}
+    n = changes.get(REPLICATES, replicates)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= replicates:
+        raise ValueError(f"a variant's {REPLICATES} must be an integer in [1, {replicates}], "
+                         f"got {n!r}")
+    return rest, n
 
 
 class Declined(Exception):
@@ -364,8 +386,11 @@ class Analysis:
 
         The optimizer zoo, switched runs, a twin without batch norm: each entry is
         applied to the system's training ``config`` (whose runs have ``total``
-        iterations) by :meth:`NetworkReplicates.variant`. Their weights enter the cache
-        key, and the time projection counts their training. Default: none.
+        iterations) by :meth:`NetworkReplicates.variant`, and trained for every
+        replicate, unless the entry sets :data:`REPLICATES` to n: then only its
+        replicates 0 … n − 1 (a curve between the system's replicates r and r + 1 is
+        a config of its own, trained once). Their weights enter the cache key, and
+        the time projection counts their training. Default: none.
         """
         return []
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from landscapes.app.analyses.base import SettingsView
     from landscapes.paths import Path
 
-__all__ = ["Line", "LineSettings", "BarrierSettings", "ZoomSettings", "adaptive_barrier", "with_adaptive", "searched",
+__all__ = ["Line", "LineSettings", "AdaptiveSettings", "BarrierSettings", "ZoomSettings", "adaptive_barrier", "with_adaptive", "searched",
            "search_lines",
            "adaptive_points", "normalised", "test_split", "training_split"]
 
@@ -146,8 +146,8 @@ def normalised(ds: xr.Dataset, reference: xr.Dataset | None) -> xr.DataArray:
 
 
 @dataclass(frozen=True)
-class BarrierSettings(LineSettings):
-    """A line's α resolution, and whether its barrier comes from the adaptive α search.
+class AdaptiveSettings:
+    """Whether a barrier comes from the adaptive α search.
 
     ``barrier_tol`` off (``None``) reads the barrier off the uniform grid; a number runs
     :func:`landscapes.refine.refine` on [0, 1] of every line to that tolerance (relative
@@ -162,10 +162,19 @@ class BarrierSettings(LineSettings):
                                         "line and split", "N")
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         at_least("barrier_evaluations", self.barrier_evaluations, 3)
         if self.barrier_tol is not None and not (0 < self.barrier_tol < 1):
             raise ValueError(f"barrier_tol must be in (0, 1) or None, got {self.barrier_tol!r}")
+
+
+@dataclass(frozen=True)
+class BarrierSettings(AdaptiveSettings, LineSettings):
+    """A line's α resolution, and whether its barrier comes from the adaptive α search
+    (:class:`AdaptiveSettings`)."""
+
+    def __post_init__(self) -> None:
+        LineSettings.__post_init__(self)
+        AdaptiveSettings.__post_init__(self)
 
 
 #: The barriers :func:`adaptive_barrier` searches for.

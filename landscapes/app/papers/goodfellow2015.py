@@ -462,6 +462,40 @@ def _x_negative(o: Outcome) -> tuple[str, str]:
                        curvature.negative_curvature(o.ds(RELU, "curvature"), RELU)]), "shown")
 
 
+def _ext_curve(o: Outcome) -> Any:
+    from landscapes.app.analyses.curve import LINES
+
+    ds = o.ds(MAXOUT, "curve")
+    fig, axes = drawing.figure(2)
+    for ax, split in zip(axes.flat, ("train", "test")):
+        for line, style in zip(LINES, ("--", "-")):
+            c = ds.loss.sel(split=split, line=line)
+            drawing.band(ax, c.alpha.values, c, label=line, ls=style)
+        ax.set(xlabel="t (solution → solution)", ylabel="J(θ)", yscale="log",
+               title=f"maxout, {split}: line and {ds.attrs.get('curve_kind', 'curve')}")
+        ax.legend(fontsize=7)
+    return fig
+
+
+def _x_curve(o: Outcome) -> tuple[str, str]:
+    from landscapes.app.analyses.base import mean_std
+    from landscapes.app.analyses.curve import barriers
+
+    ds = o.ds(MAXOUT, "curve")
+    loss, error = barriers(ds, "loss"), barriers(ds, "error")
+    parts = []
+    for split in loss.split.values:
+        h = loss.sel(split=split)
+        lower = int((h.sel(line="curve") <= h.sel(line="line")).sum())
+        parts.append(f"{split} loss barrier {mean_std(h.sel(line='line'))} along the line, "
+                     f"{mean_std(h.sel(line='curve'))} along the curve (lower or equal in "
+                     f"{lower}/{h.sizes['replicate']} pairs), error barrier "
+                     f"{mean_std(error.sel(split=split, line='line'))} → "
+                     f"{mean_std(error.sel(split=split, line='curve'))}")
+    return (f"maxout, {ds.attrs.get('curve_kind', 'curve')} bend trained "
+            f"{ds.attrs.get('curve_epochs', float('nan')):g} epoch(s): " + "; ".join(parts),
+            "shown")
+
 
 BUDGETS = {
     "quick": Budget(replicates=2, epochs=1.0, eval_examples=2000, points=41, zoom_points=41,
@@ -515,6 +549,9 @@ PAPER = Paper(
         Figure("ext-eigenplane", "extension: the loss on the plane of the top two Hessian "
                                  "eigenvectors at the solution", _ext_eigenplane,
                needs=((RELU, "eigenplane"),), compute=_eigenplane_theory, on_request=True),
+        Figure("ext-curve", "extension: Fig. 5's solutions joined by a trained curve "
+                            "(Garipov et al. 2018)", _ext_curve, needs=((MAXOUT, "curve"),),
+               on_request=True),
     ),
     claims=(
         Claim(("1",), "Apart from the flattening near α = 0, it appears nearly convex in "
@@ -548,6 +585,10 @@ PAPER = Paper(
         Claim(("ext-curvature",), "Extension (§3's saddle): is there negative curvature along "
                                   "the init → solution line -- where, and how much?",
               _x_negative, extension=True),
+        Claim(("ext-curve",), "Extension (Fig. 5 along a curve): is the barrier between two "
+                              "solutions still there along a trained low-loss curve "
+                              "(Garipov et al. 2018), or only along the straight line?",
+              _x_curve, extension=True),
     ),
     notes=("Adversarial training (Fig. 1, top row) is not reproduced: Fig. 1 shows the "
            "maxout network with dropout, the paper's bottom row."),
