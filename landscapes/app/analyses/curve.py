@@ -163,7 +163,8 @@ class Curve(Analysis):
         return grids.line(budget.curve_points, 0.0, 1.0)
 
     def count_points(self, budget: SettingsView, plan: Plan) -> int:
-        per_path = len(self.grid(budget)) + adaptive_points(budget, searches=len(budget.splits))
+        per_path = len(self.grid(budget)) + adaptive_points(budget, searches=len(budget.splits),
+                                                           seeded=True)
         return len(LINES) * per_path
 
     def variants(self, config: Any, total: int, budget: SettingsView) -> list[dict[str, Any]]:
