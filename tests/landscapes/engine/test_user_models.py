@@ -334,6 +334,49 @@ def _numpy_float64() -> Setup:
                  tensors=lambda x, y: (torch.from_numpy(x).float(), torch.from_numpy(y)))
 
 
+def _hf_quiet() -> Any:
+    transformers = pytest.importorskip("transformers")
+    transformers.logging.set_verbosity_error()
+    return transformers
+
+
+def _hf_gpt2() -> Setup:
+    """A Hugging Face causal LM built from a config (no download): ``ModelOutput``,
+    the LM head tied to the token embedding, a loss of the user's own over its logits."""
+    transformers = _hf_quiet()
+    torch.manual_seed(110)
+    config = transformers.GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=29,
+                                     n_positions=8, attn_implementation="eager")
+    a = transformers.GPT2LMHeadModel(config).eval()
+    x = tokens(32, 111, vocab=29, length=6)
+    y = tokens(32, 112, vocab=29, length=6)
+
+    def loss(out: Any, t: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(out.logits.flatten(0, 1), t.flatten())
+
+    def error(out: Any, t: torch.Tensor) -> torch.Tensor:
+        return (out.logits.argmax(-1) != t).double().mean()
+
+    path = paths.plane(moved(a, 113, 0.05), alphas=[-1.0, 0.0, 1.0], betas=[-1.0, 1.0], seed=114)
+    return Setup(a, path, x, y, {"loss_fn": loss, "error": error}, own=True)
+
+
+def _hf_bert() -> Setup:
+    """A Hugging Face sequence classifier built from a config: ``output="logits"`` of
+    its ``ModelOutput`` with the built-in loss and error."""
+    transformers = _hf_quiet()
+    torch.manual_seed(120)
+    config = transformers.BertConfig(vocab_size=31, hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32,
+                                     max_position_embeddings=8, num_labels=3,
+                                     attn_implementation="eager")
+    a = transformers.BertForSequenceClassification(config).eval()
+    x = tokens(32, 121, vocab=31, length=6)
+    y = torch.randint(0, 3, (32,), generator=torch.Generator().manual_seed(122))
+    return Setup(a, line(a, moved(a, 123, 0.05)), x, y, {"output": "logits"},
+                 read=lambda out: out["logits"])
+
+
 CASES = [
     Case("bn_cnn_interpolate", "conv net with batch norm", "bn='interpolate' (interpolated running statistics); random-direction plane", lambda: _bn_cnn("interpolate")),
     Case("bn_cnn_recompute", "conv net with batch norm", "bn='recompute': statistics re-estimated at every point over 2 batches", lambda: _bn_cnn("recompute")),
@@ -347,6 +390,8 @@ CASES = [
     Case("regression", "MLP regression", "MSELoss, error=None, a custom metric (MAE)", _regression),
     Case("custom_losses", "MLP classifier", "label-smoothing loss, custom error (top-2), custom metrics", _custom_losses),
     Case("summed_loss", "MLP classifier", "loss_fn with reduction='sum'", _summed_loss),
+    Case("hf_gpt2", "Hugging Face GPT2LMHeadModel (from a config)", "ModelOutput; LM head tied to the embedding; a loss and error of the user's own over out.logits; random-direction plane", _hf_gpt2),
+    Case("hf_bert", "Hugging Face BertForSequenceClassification (from a config)", "ModelOutput with output='logits'; built-in loss and error", _hf_bert),
     Case("numpy_float64", "float32 MLP fed numpy float64 data and anchors", "arrays as data; float64 cast to the model's float32", _numpy_float64),
 ]
 
