@@ -226,7 +226,7 @@ def run(paper: Paper, budget: Budget, runtime: Runtime, out: Path, *,
                 say(runtime, f"figure {fig.id} could not be drawn ({the_plan.failed[fig.id]}); "
                              "the other figures and the findings are still written")
                 continue
-            _save_figure(drawn, out / fig.file, docs)
+            _save_figure(drawn, out / fig.file, docs, _docs_suffix(paper, fig, budget_name))
     tree = {**study.tree(), **outcome.extra}
     results.save(tree, out / "results.nc")
     if study.parts:
@@ -237,7 +237,16 @@ def run(paper: Paper, budget: Budget, runtime: Runtime, out: Path, *,
     return rows
 
 
-def _save_figure(fig: Any, stem: Path, docs: Path | None) -> None:
+def _docs_suffix(paper: Paper, fig: Figure, budget_name: str) -> str:
+    """``-<budget>`` for a figure drawn at a budget other than its first (the paper
+    budget beside the quick one), so the docs keep both; ``""`` otherwise."""
+    made_at = fig.budgets or tuple(paper.budgets)
+    if budget_name in ("quick", "custom") or not made_at or budget_name == made_at[0]:
+        return ""
+    return f"-{budget_name}"
+
+
+def _save_figure(fig: Any, stem: Path, docs: Path | None, suffix: str = "") -> None:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
@@ -246,7 +255,7 @@ def _save_figure(fig: Any, stem: Path, docs: Path | None) -> None:
         results.atomic_write(target, lambda tmp, s=suffix: fig.savefig(tmp, dpi=110,
                                                                        format=s[1:]))
     if docs is not None:
-        target = docs / f"{stem.name}.png"
+        target = docs / f"{stem.name}{suffix}.png"
         results.atomic_write(target, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
     plt.close(fig)
 

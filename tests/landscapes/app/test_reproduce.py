@@ -204,3 +204,15 @@ def test_a_claims_own_needs_are_planned_with_its_figures(paper_name, data_root):
             missing = [n for n in claim.needs if n[0] not in planned.unavailable
                        and n not in planned.pairs]
             assert not missing, (claim.quote, missing)
+
+
+def test_docs_keep_a_figure_of_each_budget_apart() -> None:
+    """The paper budget's figure goes to the docs beside the quick one's, not over it;
+    a figure made at one budget only keeps its plain name."""
+    from landscapes.app.reproduce import _docs_suffix
+
+    frankle = get_paper("frankle2020")
+    figures = {f.id: f for f in frankle.figures}
+    assert _docs_suffix(frankle, figures["1"], "quick") == ""
+    assert _docs_suffix(frankle, figures["1"], "paper") == "-paper"
+    assert _docs_suffix(frankle, figures["1-resnet20"], "quick-conv") == ""
