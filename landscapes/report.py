@@ -76,6 +76,7 @@ body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px
 table.findings { border-collapse: collapse; width: 100%; font-size: 0.9em; }
 table.findings th, table.findings td { border: 1px solid #ccc; padding: 0.35em; vertical-align: top; text-align: left; }
 table.findings th { background: #f0f0f0; }
+table.findings tbody th { width: 16em; font-weight: 600; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
 .surface { width: 100%; height: 640px; }
 #js-errors { color: #b00; white-space: pre-wrap; }
@@ -245,6 +246,22 @@ def _table(rows: list[dict[str, str]], name: str = "findings") -> str:
             f"<tbody>{body}</tbody></table>")
 
 
+def _by_row(rows: list[dict[str, str]], name: str) -> str:
+    """A wide table turned on its side: one row per column of the file, one column per
+    row of it (compare's summary has a column per measure and a row per system, too
+    wide for a page as it is), the first column's values as the header."""
+    if not rows:
+        return _table(rows, name)
+    key, *columns = list(rows[0])
+    head = f"<th>{html.escape(key)}</th>" + "".join(
+        f"<th>{html.escape(r.get(key) or '')}</th>" for r in rows)
+    body = "".join(f"<tr><th>{html.escape(c)}</th>"
+                   + "".join(f"<td>{html.escape(r.get(c) or '')}</td>" for r in rows) + "</tr>"
+                   for c in columns)
+    return (f'<table class="findings" id="{name}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
+
+
 def _figures(folder: Path) -> str:
     parts = []
     for png in sorted(folder.glob("*.png")):
@@ -320,7 +337,7 @@ def _build(folder: Path, inline: bool, title: str) -> Path:
         f"(plotly {html.escape(plotly.__version__)}); it loads nothing from the network.</p>"
         f"<h2>Findings</h2>{_table(findings(folder))}"
         # compare's table of every analysis and system, where the folder has one
-        + (f"<h2>Summary</h2>{_table(summary, 'summary')}" if summary else "")
+        + (f"<h2>Summary</h2>{_by_row(summary, 'summary')}" if summary else "")
         + f'<h2>2-D slices</h2><p>{len(plots)} interactive surface{"s" if len(plots) != 1 else ""}: '
         "drag to turn, hover for α, β, loss and error; red points are the anchors.</p>"
         + ("".join(plots) or "<p>No 2-D slices in these results.</p>")

@@ -115,3 +115,21 @@ def test_the_command_rebuilds_the_page_and_refuses_a_missing_folder(tmp_path):
     assert report.main([str(tmp_path / "nowhere")]) == 1
     with pytest.raises(FileNotFoundError, match="no output folder at"):
         report.build(tmp_path / "nowhere")
+
+
+def test_compare_summary_is_shown_one_row_per_measure(tmp_path: Path) -> None:
+    """compare's summary.csv (a column per measure, a row per system) is turned on its
+    side: each measure a row, each system a column, every cell kept."""
+    rows = [{"system": "deep_linear", "barrier final->final": "0.667", "half-drop alpha": "0.50"},
+            {"system": "mnist_mlp", "barrier final->final": "0.812", "half-drop alpha": "0.38"}]
+    with (tmp_path / "summary.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    page = report.build(tmp_path).read_text()
+    table = re.search(r'<table class="findings" id="summary">(.*?)</table>', page, re.S).group(1)
+    head = re.findall(r"<th>(.*?)</th>", table.split("</thead>")[0])
+    assert head == ["system", "deep_linear", "mnist_mlp"]
+    body = re.findall(r"<tr><th>(.*?)</th>(.*?)</tr>", table.split("<tbody>")[1])
+    assert [m for m, _ in body] == ["barrier final-&gt;final", "half-drop alpha"]
+    assert re.findall(r"<td>(.*?)</td>", body[0][1]) == ["0.667", "0.812"]
