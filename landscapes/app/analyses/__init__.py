@@ -53,6 +53,7 @@ REGISTRY: dict[str, str] = {
     "sharpness": "sharpness",
     "aligned": "aligned",
     "aligned_optimizers": "aligned_optimizers",
+    "instability": "instability",
 }
 
 #: Modules of this folder that hold shared machinery rather than an analysis.
