@@ -88,7 +88,8 @@ def _unfinished(system: NetworkSystem, budget: Budget, runtime: Runtime) -> int:
 def _unfinished_variants(system: NetworkSystem, analyses: list[Any], budget: Budget,
                          runtime: Runtime, total: int) -> float:
     """Runs the analyses train besides the system's own and the store lacks, in units of
-    one plain run: a Runge–Kutta step takes two gradients, so it counts twice."""
+    one plain run: a Runge–Kutta step takes two gradients, so it counts twice, and a
+    child spawned at iteration k trains only the last total − k iterations."""
     from experiments.store import Run
 
     config = system.config_for(budget, runtime, budget.trajectory_points)
@@ -97,6 +98,8 @@ def _unfinished_variants(system: NetworkSystem, analyses: list[Any], budget: Bud
         for changes in analysis.variants(config, total, budget):
             variant = config.replace(**changes)
             cost = 2.0 if variant.optimizer.startswith("rk_") else 1.0
+            if variant.spawn_at is not None:
+                cost *= max(total - variant.spawn_at, 0) / max(total, 1)
             seen[variant.name] = cost * sum(not Run(variant, r, runtime.runs_dir).done
                                             for r in range(budget.replicates))
     seen.pop(config.name, None)  # the system's own runs are counted already
