@@ -188,7 +188,7 @@ def stable_from(height: xr.DataArray, threshold: float = STABLE) -> str:
 
 class Instability(Analysis):
     name = "instability"
-    title = "instability: barrier between two children spawned at k"
+    title = "instability: barrier between children of k"
     description = ("two children spawned from iteration k of each run, trained with "
                    "different data orders: the barrier between their solutions vs k "
                    "(Frankle, Dziugaite, Roy & Carbin 2020 §3)")
@@ -284,8 +284,8 @@ class Instability(Analysis):
             mean, std = h.mean("replicate").values, h.std("replicate").values
             ax.plot(k, mean, "o-", ms=3, color=colour, label=str(system))
             ax.fill_between(k, mean - std, mean + std, color=colour, alpha=0.15, lw=0)
-        ax.axhline(STABLE, color="0.7", lw=0.8, ls=":", zorder=0)
         ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(left=0)
         ax.set_xlabel("spawn iteration k")
         ax.set_ylabel("error barrier between children")
 

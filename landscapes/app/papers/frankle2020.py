@@ -235,7 +235,7 @@ def _ext_instability(o: Outcome) -> Any:
                              color=f"C{i}", ls="--", marker="x", ms=3)
             ax.set(xscale="symlog", xlabel="iteration k (spawn) = t (start)",
                    ylabel=f"barrier of test {var}")
-    axes[0, 1].axhline(STABLE, color="0.7", lw=0.8, ls=":", zorder=0)
+            ax.set_xlim(left=0)
     axes[0, 0].legend(fontsize=6)
     return fig
 
