@@ -88,7 +88,8 @@ def _unfinished(system: NetworkSystem, budget: Budget, runtime: Runtime) -> int:
 def _unfinished_variants(system: NetworkSystem, analyses: list[Any], budget: Budget,
                          runtime: Runtime, total: int) -> float:
     """Runs the analyses train besides the system's own and the store lacks, in units of
-    one plain run: a Runge–Kutta step takes two gradients, so it counts twice."""
+    one plain run: a Runge–Kutta step takes two gradients, so it counts twice, and a
+    child spawned at iteration k trains only the last total − k iterations."""
     from experiments.store import Run
     from landscapes.app.analyses.base import variant_replicates
 
@@ -101,6 +102,8 @@ def _unfinished_variants(system: NetworkSystem, analyses: list[Any], budget: Bud
             cost = 2.0 if variant.optimizer.startswith("rk_") else 1.0
             # (a curve's bend trains for its own epochs: priced per iteration of the system's)
             cost *= variant.epochs / config.epochs
+            if variant.spawn_at is not None:
+                cost *= max(total - variant.spawn_at, 0) / max(total, 1)
             seen[variant.name] = cost * sum(not Run(variant, r, runtime.runs_dir).done
                                             for r in range(count))
     seen.pop(config.name, None)  # the system's own runs are counted already

@@ -55,6 +55,7 @@ REGISTRY: dict[str, str] = {
     "aligned": "aligned",
     "aligned_optimizers": "aligned_optimizers",
     "curve": "curve",
+    "instability": "instability",
 }
 
 #: Modules of this folder that hold shared machinery rather than an analysis.

@@ -19,6 +19,7 @@ import xarray as xr
 from landscapes import metrics
 from landscapes.app.analyses.from_iteration import GONE, barriers, drop
 from landscapes.app.analyses.init_to_final import MONOTONE_RTOL
+from landscapes.app.analyses.instability import DIM, STABLE, instability, stable_from
 from landscapes.app.papers import curvature, drawing
 from landscapes.app.papers.base import Claim, Figure, Outcome, Paper
 from landscapes.app.settings import Budget
@@ -216,6 +217,76 @@ def _large(system: str) -> Any:
     return judge
 
 
+def _barrier_from_t(o: Outcome, system: str, var: str) -> xr.DataArray | None:
+    """Frankle's Fig. 3 measure, the rise of the test ``var`` from θ_t, on ``spawn_iteration``."""
+    if not o.has(system, "from_iteration"):
+        return None
+    lines = o.ds(system, "from_iteration").sel(split="test")
+    scale = drop(lines[[var]].rename({var: "loss"}), None)
+    return barriers(lines[var], scale, "rise").rename(start_iteration=DIM)
+
+
+def _ext_instability(o: Outcome) -> Any:
+    """Instability (children's barrier) vs k beside the barrier from t, test loss and error."""
+    fig, axes = drawing.figure(2, width=4.4)
+    for i, system in enumerate(s for s in SMALL if o.has(s, "instability")):
+        ds = o.ds(system, "instability").sel(split="test")
+        for ax, var in zip(axes[0], ("loss", "error")):
+            h = instability(ds, var)
+            drawing.band(ax, h[DIM].values, h, label=f"{system}: children of k", color=f"C{i}",
+                         marker="o", ms=3)
+            from_t = _barrier_from_t(o, system, var)
+            if from_t is not None:
+                drawing.band(ax, from_t[DIM].values, from_t, label=f"{system}: θ_t → final",
+                             color=f"C{i}", ls="--", marker="x", ms=3)
+            ax.set(xscale="symlog", xlabel="iteration k (spawn) = t (start)",
+                   ylabel=f"barrier of test {var}")
+            ax.set_xlim(left=0)
+    axes[0, 0].legend(fontsize=6)
+    return fig
+
+
+def _percent(values: xr.DataArray) -> str:
+    """``mean ± std`` over replicates in percent (percentage points of error)."""
+    v = np.asarray(values, dtype=float)
+    return f"{np.nanmean(v):.2%} ± {np.nanstd(v):.2%}"
+
+
+def _instability(o: Outcome) -> tuple[str, str]:
+    """Instability vs k on each small system, against the barrier from t on the same k."""
+    from landscapes.app.papers.curvature import rank_correlation
+
+    parts = []
+    for system in SMALL:
+        if not o.has(system, "instability"):
+            continue
+        ds = o.ds(system, "instability")
+        test = ds.sel(split="test")
+        err, loss = instability(test, "error"), instability(test, "loss")
+        ks = err[DIM].values
+        final = ds.attrs.get("final_iteration")
+        curve = ", ".join(f"k={int(k)}: {_percent(err.sel({DIM: k}))}" for k in ks)
+        text = (f"{system}: test-error barrier between children {curve}; stable (≤ "
+                f"{STABLE:.0%}) from k = {stable_from(err)}; largest test-loss barrier "
+                f"{float(loss.mean('replicate').max()):.3g} at k = "
+                f"{int(ks[int(np.argmax(np.asarray(loss.mean('replicate'))))])}")
+        if final in ks:
+            same = int(ds.children_identical.sel({DIM: final}).sum())
+            text += (f"; at k = final ({final}): barrier {float(err.sel({DIM: final}).max()):.2g}"
+                     f", children identical {same}/{ds.sizes['replicate']}")
+        from_t = _barrier_from_t(o, system, "error")
+        if from_t is not None:
+            t = np.intersect1d(ks, from_t[DIM].values)
+            a = err.sel({DIM: t}).mean("replicate")
+            b = from_t.sel({DIM: t}).mean("replicate")
+            text += (f"; barrier from t (test-error rise, Frankle 2020 Fig. 3) "
+                     f"{float(b.isel({DIM: 0})):.2%} at t = {int(t[0])} → "
+                     f"{float(b.isel({DIM: -1})):.2%} at t = {int(t[-1])}, Spearman ρ with "
+                     f"instability {rank_correlation(a, b):.2f} over {t.size} shared k")
+        parts.append(text)
+    return "; ".join(parts) or "no system computed", "shown"
+
+
 BUDGETS = {
     "quick": Budget(replicates=3, epochs=3.0, eval_examples=5000, points=41, zoom_points=41,
                     max_starts=10, trajectory_points=0),
@@ -237,6 +308,7 @@ _NEEDS = tuple((s, a) for s in (*SMALL, *LARGE) for a in _ANALYSES)
 _CONV_NEEDS = tuple((s, a) for s in CONV for a in _ANALYSES)
 
 _CURVATURE_NEEDS = tuple((s, a) for s in SMALL for a in ("from_iteration", "curvature"))
+_INSTABILITY_NEEDS = tuple((s, a) for s in SMALL for a in ("from_iteration", "instability"))
 
 
 PAPER = Paper(
@@ -260,6 +332,9 @@ PAPER = Paper(
         Figure("ext-curvature", "extension: sharpness of θ_t against the barrier from t",
                lambda o: curvature.draw_sharpness_and_barriers(o, SMALL),
                needs=_CURVATURE_NEEDS, on_request=True),
+        Figure("ext-instability", "extension: instability (barrier between two children "
+                                  "spawned at k) beside the barrier from t",
+               _ext_instability, needs=_INSTABILITY_NEEDS, on_request=True),
     ),
     claims=(
         Claim(("1",), "On MNIST ... the loss indeed has a simple, approximately convex shape "
@@ -288,6 +363,11 @@ PAPER = Paper(
         Claim(("ext-curvature",), "Extension (§4's early phase): does the barrier from t "
                                   "fall as the sharpness λ_max(θ_t) does?",
               lambda o: curvature.sharpness_and_barriers(o, SMALL), extension=True),
+        Claim(("ext-instability",), "Extension (Frankle, Dziugaite, Roy & Carbin 2020 §3's "
+                                    "instability analysis on §4's runs): from which iteration "
+                                    "k do two children trained with different data orders "
+                                    "end linearly connected, and does that follow the "
+                                    "barrier from t?", _instability, extension=True),
     ),
     notes=("The larger-scale claims (barriers from t ≈ 16 on VGG-16 and ResNet-20, t ≈ 256 "
            "on ResNet-50, gone after 8K, 2K and 50K iterations) need CIFAR-10 and ImageNet: "

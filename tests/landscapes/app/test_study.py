@@ -104,3 +104,13 @@ def test_the_projection_counts_the_zoos_runs_until_they_are_trained(tiny, runtim
     assert project([("mnist_mlp", "optimizers")], tiny, fresh).training > 0
     system.analyze(analysis, tiny, fresh)
     assert _unfinished_variants(system, [analysis], tiny, fresh, 4) == 0
+
+
+def test_the_projection_counts_a_child_by_the_iterations_it_trains(tiny, runtime):
+    from landscapes.app.projection import _unfinished_variants
+
+    fresh = runtime.__class__(**{**runtime.__dict__, "runs_dir": runtime.runs_dir / "young"})
+    system, analysis = get_system("mnist_mlp"), get_analysis("instability")
+    # Children 1 and 2 of k = 0, 1, 2, 4 of 4 iterations, two replicates each: a child of k
+    # trains 4 - k iterations, so in units of one run 2 * 2 * (4 + 3 + 2 + 0) / 4.
+    assert _unfinished_variants(system, [analysis], tiny, fresh, 4) == 9
