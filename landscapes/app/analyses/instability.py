@@ -211,7 +211,7 @@ class Instability(Analysis):
         # search of each (one per split) at its full budget.
         lines = len({*plan.starts, plan.total})
         return lines * (len(self.grid(budget))
-                        + adaptive_points(budget, searches=len(budget.splits)))
+                        + adaptive_points(budget, searches=len(budget.splits), seeded=True))
 
     def _children(self, reps: Any, budget: SettingsView) -> dict[int, tuple[Any, Any]]:
         """Both children's replicates of every k (trained, or reused from the store)."""
