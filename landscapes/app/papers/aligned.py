@@ -30,6 +30,8 @@ __all__ = ["draw_lines", "lines_finding", "draw_pairs", "pairs_finding", "remove
 
 #: How each line of the aligned analyses is drawn.
 LINE_STYLE = {"unaligned": "--", "aligned": "-"}
+#: A relative weight distance change below this is no change (the identity permutation).
+IDENTITY = 1e-9
 
 
 def removed(before: Any, after: Any) -> float:
@@ -183,32 +185,44 @@ def pairs_finding(ds: xr.Dataset, name: str, drop: float, threshold: float,
     lines = [str(v) for v in ds.line.values]
     h = barriers(ds)
 
-    def on_pairs(split: str | None, line: str) -> xr.DataArray:
-        v = _pair_values(_split(h, split).sel(line=line), pairs)
+    def on_pairs(da: xr.DataArray) -> xr.DataArray:
+        """``da`` on the evaluated pairs, NaN where a run did not train."""
+        v = _pair_values(da, pairs)
         return v if keep is None else v.where(_pair_values(keep, pairs))
 
     first = "train" if "split" in h.dims else None
-    train = {line: on_pairs(first, line) for line in lines}
+    train = {line: on_pairs(_split(h, first).sel(line=line)) for line in lines}
     counts = []
     for line in lines:
         v = np.asarray(train[line]).ravel()
         v = v[np.isfinite(v)]
         counts.append(f"{line} {int((v > threshold * drop).sum())}/{v.size}")
     medians = ", ".join(f"{line} {float(train[line].median()) / drop:.2%}" for line in lines)
+    # only the pairs with a barrier on some line: the rest are one number, their count
+    mean = {line: train[line].mean("replicate") for line in lines}
+    shown = [k for k in range(len(pairs))
+             if any(float(mean[line].isel(pair=k)) > threshold * drop for line in lines)]
     per_pair = ", ".join(
-        f"{zoo.label(a)}–{zoo.label(b)} "
-        + " → ".join(f"{float(train[line].isel(pair=k).mean()):.3g}" for line in lines)
-        for k, (a, b) in enumerate(pairs))
+        f"{zoo.label(pairs[k][0])}–{zoo.label(pairs[k][1])} "
+        + " → ".join(f"{float(mean[line].isel(pair=k)):.3g}" for line in lines)
+        for k in shown) or "none"
+    # the matching may find that θ_b's units already match θ_a's: π is the identity
+    before, after = on_pairs(ds.distance_before), on_pairs(ds.distance_after)
+    same = int((after >= before * (1 - IDENTITY)).sum())
     parts = [f"{name}, {_method(ds)}, {len(pairs)} optimizer pairs × "
              f"{ds.sizes.get('replicate', 1)} init(s), training loss: barrier above "
              f"{threshold:.0%} of the init → solution drop in " + ", ".join(counts)
              + f" (pair, init) lines; median barrier as a share of the drop {medians}; "
              "alignment removes " + ", ".join(
                  f"{_percent(removed(train['unaligned'], train[line]))} {line}"
-                 for line in lines[1:])]
+                 for line in lines[1:])
+             + f"; {_method(ds)} left θ_b as it was (π the identity) in {same}/"
+               f"{int(before.notnull().sum())}"]
     if "split" in h.dims and "test" in h.split.values:
         parts.append("test loss barrier " + ", ".join(
-            f"{line} {mean_std(on_pairs('test', line))}" for line in lines))
-    parts.append("per pair (train, mean over inits, " + " → ".join(lines) + "): " + per_pair)
+            f"{line} {mean_std(on_pairs(h.sel(split='test', line=line)))}" for line in lines))
+    parts.append(f"pairs with a barrier above {threshold:.0%} of the drop on some line (train, "
+                 "mean over inits, " + " → ".join(lines) + f"): {per_pair}; "
+                 f"{len(pairs) - len(shown)} other pairs below it on every line")
     parts.append(_check(ds))
     return "; ".join(parts)

@@ -87,9 +87,15 @@ def test_im2016_finding_counts_barriers_before_and_after(outcome_parts):
     for line in ("unaligned", "aligned", "aligned+repair"):
         above = int((height.sel(line=line) > BARRIER * drop).sum())
         assert f"{line} {above}/{height.sizes['replicate']}" in text, line
+    listed = any(float(height.sel(line=line).mean()) > BARRIER * drop
+                 for line in ("unaligned", "aligned", "aligned+repair"))
+    assert f"{0 if listed else 1} other pairs below it" in text
+    same = int((ds.distance_after >= ds.distance_before * (1 - aligned.IDENTITY)).sum())
+    assert f"(π the identity) in {same}/2" in text
+    # a threshold every barrier exceeds lists the pair with its means
     first = " → ".join(f"{float(height.sel(line=line).mean()):.3g}"
                        for line in ("unaligned", "aligned", "aligned+repair"))
-    assert f"SGD–Adam {first}" in text
+    assert f"SGD–Adam {first}" in aligned.pairs_finding(ds, MLP, drop, -1.0)
     figure = paper.figure("ext-aligned").draw(outcome)
     assert len(figure.axes) == 2
     bars = figure.axes[0].patches
