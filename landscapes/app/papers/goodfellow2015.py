@@ -22,7 +22,7 @@ from landscapes.app.analyses.from_iteration import GONE
 from landscapes.app.analyses.init_to_final import MONOTONE_RTOL
 from landscapes.app.analyses.learning_curve import early_share
 from landscapes.app.analyses.random_to_final import count_minima
-from landscapes.app.papers import curvature, drawing
+from landscapes.app.papers import aligned, curvature, drawing
 from landscapes.app.papers.base import Claim, Figure, Outcome, Paper
 from landscapes.app.settings import Budget
 
@@ -497,6 +497,16 @@ def _x_curve(o: Outcome) -> tuple[str, str]:
             "shown")
 
 
+def _ext_aligned(o: Outcome) -> Any:
+    return aligned.draw_lines(o.ds(MAXOUT, "aligned"), "maxout")
+
+
+def _x_aligned(o: Outcome) -> tuple[str, str]:
+    ref = _train(o.ds(MAXOUT, "init_to_final"))
+    drop = float((ref.sel(alpha=0.0) - ref.sel(alpha=1.0)).mean())
+    return aligned.lines_finding(o.ds(MAXOUT, "aligned"), MAXOUT, drop), "shown"
+
+
 BUDGETS = {
     "quick": Budget(replicates=2, epochs=1.0, eval_examples=2000, points=41, zoom_points=41,
                     max_starts=8, trajectory_points=24),
@@ -552,6 +562,9 @@ PAPER = Paper(
         Figure("ext-curve", "extension: Fig. 5's solutions joined by a trained curve "
                             "(Garipov et al. 2018)", _ext_curve, needs=((MAXOUT, "curve"),),
                on_request=True),
+        Figure("ext-aligned", "extension: Fig. 5's solution → solution line before and after "
+                              "aligning the hidden units, and with REPAIR", _ext_aligned,
+               needs=((MAXOUT, "aligned"),), on_request=True),
     ),
     claims=(
         Claim(("1",), "Apart from the flattening near α = 0, it appears nearly convex in "
@@ -589,6 +602,12 @@ PAPER = Paper(
                               "solutions still there along a trained low-loss curve "
                               "(Garipov et al. 2018), or only along the straight line?",
               _x_curve, extension=True),
+        Claim(("ext-aligned",), "Extension (Fig. 5 modulo permutation): is the barrier between "
+                                "two solutions permutation symmetry -- does it survive once "
+                                "the second's hidden units are aligned to the first's "
+                                "(Ainsworth et al. 2023), and with REPAIR (Jordan et al. "
+                                "2023)?", _x_aligned, needs=((MAXOUT, "init_to_final"),),
+              extension=True),
     ),
     notes=("Adversarial training (Fig. 1, top row) is not reproduced: Fig. 1 shows the "
            "maxout network with dropout, the paper's bottom row."),

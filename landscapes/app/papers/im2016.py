@@ -43,7 +43,7 @@ from landscapes.app.analyses.optimizers import (
 )
 from landscapes.app.analyses.surfaces import is_barycentric, parse, pass_between, vertices
 from landscapes.app.analyses.switching import FRACTIONS, fraction_label, late_barriers
-from landscapes.app.papers import curvature, drawing
+from landscapes.app.papers import aligned, curvature, drawing
 from landscapes.app.papers.base import Claim, Figure, Outcome, Paper
 from landscapes.app.settings import Budget
 
@@ -644,6 +644,17 @@ def _c_exotic(o: Outcome) -> tuple[str, str]:
     return text, "reproduced" if ok else "differs"
 
 
+def _ext_aligned(o: Outcome) -> Any:
+    keep = trained_pairs(o.ds(MLP, "optimizers")) if o.has(MLP, "optimizers") else None
+    return aligned.draw_pairs(o.ds(MLP, "aligned_optimizers"), keep)
+
+
+def _x_aligned(o: Outcome) -> tuple[str, str]:
+    keep = trained_pairs(o.ds(MLP, "optimizers"))
+    text = aligned.pairs_finding(o.ds(MLP, "aligned_optimizers"), MLP, _drop(o), BARRIER, keep)
+    return text + _failed(o), "shown"
+
+
 BUDGETS = {
     "quick": Budget(replicates=2, epochs=2.0, eval_examples=2000, points=21, surface_points=11,
                     trajectory_points=16),
@@ -683,6 +694,9 @@ PAPER = Paper(
         Figure("ext-sharpness", "extension: sharpness of each optimizer's solution against "
                "its basin width", lambda o: curvature.draw_sharpness_and_basins(o, MLP),
                needs=((MLP, "basin"), (MLP, "sharpness")), budgets=QUICK, on_request=True),
+        Figure("ext-aligned", "extension: Table 1's barriers between optimizers' solutions "
+               "before and after aligning the hidden units", _ext_aligned,
+               needs=((MLP, "aligned_optimizers"),), budgets=QUICK, on_request=True),
     ),
     claims=(
         Claim(("table1",), "For every pair of optimization algorithms ... the training loss "
@@ -720,6 +734,12 @@ PAPER = Paper(
                                   "wider basins in absolute distance find the flatter solutions "
                                   "(smaller λ_max)?",
               lambda o: curvature.sharpness_and_basins(o, MLP), extension=True),
+        Claim(("ext-aligned",), "Extension (Table 1 modulo permutation): are different "
+                                "optimizers' solutions distinct only up to a renaming of "
+                                "hidden units -- does the barrier between them survive "
+                                "alignment (Ainsworth et al. 2023) and REPAIR (Jordan et al. "
+                                "2023)?", _x_aligned, needs=((MLP, "optimizers"),),
+              extension=True),
         Claim(("11",), "NIN without BN does not train at all with any of these "
                        "initializations ... NIN with BN does train slowly.", _c_exotic),
     ),

@@ -145,7 +145,7 @@ def test_im2016_on_tiny_networks_writes_its_figures_and_judges_every_claim(tmp_p
     assert reproduce.main([*argv[:argv.index("--out")], "--out", str(ext), "--quiet",
                            "--device", "cpu", "--figures", "ext-sharpness"]) == 0
     assert (ext / "figureext-sharpness.png").stat().st_size > 0
-    [row] = [r for r in findings(ext) if r["kind"] == "extension"]
+    [row] = [r for r in findings(ext) if r["figure"] == "ext-sharpness"]
     assert row["verdict"] == "shown" and "Spearman" in row["measured"], row
     assert "Extensions (questions the paper did not ask" in (ext / "findings.md").read_text()
 
@@ -154,8 +154,8 @@ def test_im2016_budgets_and_deferred_figures(data_root, capsys):
     paper = get_paper("im2016")
     runtime = Runtime(data_dir=data_root)
     quick = reproduce.plan(paper, None, runtime, budget_name="quick")
-    # 8 and 11 are made at quick-conv; the curvature extension only when named.
-    assert set(quick.deferred) == {"8", "11", "ext-sharpness"}
+    # 8 and 11 are made at quick-conv; the extensions only when named.
+    assert set(quick.deferred) == {"8", "11", "ext-sharpness", "ext-aligned"}
     assert "table1" in {f.id for f in quick.made}
     assert "on request" in quick.deferred["ext-sharpness"]
     named = reproduce.plan(paper, ["ext-sharpness"], runtime, budget_name="quick")
