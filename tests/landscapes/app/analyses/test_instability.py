@@ -93,7 +93,8 @@ def test_points_and_runs_are_priced_from_the_plan():
     assert spawn_iterations(200, 4) == [*plan.starts, 200]
     assert ANALYSIS.count_points(budget, plan) == (len(plan.starts) + 1) * 11
     searched = budget.replace(barrier_tol=1e-3, barrier_evaluations=20)
-    assert ANALYSIS.count_points(searched, plan) == (len(plan.starts) + 1) * (11 + 11 + 2 * 9)
+    # Each split's search starts from the line's 11 points and adds up to 20 of its own.
+    assert ANALYSIS.count_points(searched, plan) == (len(plan.starts) + 1) * (11 + 2 * 20)
     changes = ANALYSIS.variants(None, 200, budget)
     assert {c["spawn_child"] for c in changes} == {1, 2}
     assert sorted({c["spawn_at"] for c in changes}) == [*plan.starts, 200]
