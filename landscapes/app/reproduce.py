@@ -228,11 +228,13 @@ def run(paper: Paper, budget: Budget, runtime: Runtime, out: Path, *,
                 continue
             _save_figure(drawn, out / fig.file, docs, _docs_suffix(paper, fig, budget_name))
     tree = {**study.tree(), **outcome.extra}
-    results.save(tree, out / "results.nc")
+    if tree:  # figures drawn from closed forms alone (ext-flow) leave no datasets to save
+        results.save(tree, out / "results.nc")
     if study.parts:
         write_csv(study.table(), out / "summary.csv")
     rows = _findings(paper, the_plan, outcome)
-    _write_findings(paper, budget_name, rows, the_plan, out, time.perf_counter() - start, docs)
+    _write_findings(paper, budget_name, rows, the_plan, out, time.perf_counter() - start, docs,
+                    figure_ids)
     report.build(out)
     return rows
 
@@ -246,7 +248,7 @@ def _docs_suffix(paper: Paper, fig: Figure, budget_name: str) -> str:
     return f"-{budget_name}"
 
 
-def _save_figure(fig: Any, stem: Path, docs: Path | None, suffix: str = "") -> None:
+def _save_figure(fig: Any, stem: Path, docs: Path | None, docs_suffix: str = "") -> None:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
@@ -255,13 +257,14 @@ def _save_figure(fig: Any, stem: Path, docs: Path | None, suffix: str = "") -> N
         results.atomic_write(target, lambda tmp, s=suffix: fig.savefig(tmp, dpi=110,
                                                                        format=s[1:]))
     if docs is not None:
-        target = docs / f"{stem.name}{suffix}.png"
+        target = docs / f"{stem.name}{docs_suffix}.png"
         results.atomic_write(target, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
     plt.close(fig)
 
 
 def _write_findings(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_plan: Plan,
-                    out: Path, seconds: float, docs: Path | None) -> None:
+                    out: Path, seconds: float, docs: Path | None,
+                    figure_ids: Sequence[str] | None = None) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=["figure", "claim", "measured", "verdict", "kind"],
                             lineterminator="\n")
@@ -271,6 +274,10 @@ def _write_findings(paper: Paper, budget_name: str, rows: list[dict[str, str]], 
     # The docs keep one findings file per budget of a paper that has several CPU budgets
     # (im2016's quick and quick-conv), so the second run does not replace the first's.
     stem = "findings" if budget_name in ("quick", "custom") else f"findings-{budget_name}"
+    # A run of some figures only (an extension on request) judges only their claims: its
+    # docs file is named by them, beside the whole run's, never over it.
+    if figure_ids:
+        stem += "-" + "-".join(figure_ids)
     targets = [(out, "findings")] + ([(docs, stem)] if docs is not None else [])
     for folder, name in targets:
         results.atomic_write(folder / f"{name}.csv",

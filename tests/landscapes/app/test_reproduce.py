@@ -216,3 +216,15 @@ def test_docs_keep_a_figure_of_each_budget_apart() -> None:
     assert _docs_suffix(frankle, figures["1"], "quick") == ""
     assert _docs_suffix(frankle, figures["1"], "paper") == "-paper"
     assert _docs_suffix(frankle, figures["1-resnet20"], "quick-conv") == ""
+
+
+def test_docs_of_some_figures_only_do_not_replace_the_whole_runs(tmp_path) -> None:
+    """``--figures X --docs D`` writes D/findings-X.csv, leaving D/findings.csv alone."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "findings.csv").write_text("figure,claim,measured,verdict\n")
+    reproduce.main(["goodfellow2015", "--figures", "ext-flow", "--quiet",
+                    "--out", str(tmp_path / "out"), "--docs", str(docs)])
+    assert (docs / "findings.csv").read_text() == "figure,claim,measured,verdict\n"
+    assert (docs / "findings-ext-flow.csv").is_file() and (docs / "figureext-flow.png").is_file()
+    assert (tmp_path / "out" / "report.html").is_file()
