@@ -38,6 +38,10 @@ DATA_LAYOUT = {"cifar10": "cifar-10-batches-py/", "ptb": "ptb/ptb.{train,valid,t
                "fashion_mnist": "fashion-mnist/"}
 
 
+#: The verdict of a claim whose figures a ``--figures`` run left out.
+NOT_SELECTED = "not run (figure not selected)"
+
+
 @dataclass
 class Plan:
     """What can be made here: figures with their computable pairs, and what cannot."""
@@ -148,7 +152,7 @@ def _findings(paper: Paper, the_plan: Plan, outcome: Outcome | None) -> list[dic
             row.update(measured="", verdict=f"not run at this budget: figure {deferred[0]} is "
                                             f"{the_plan.deferred[deferred[0]]}")
         elif skipped or outcome is None:
-            row.update(measured="", verdict="not run (figure not selected)")
+            row.update(measured="", verdict=NOT_SELECTED)
         else:
             measured, verdict = claim.judge(outcome)
             row.update(measured=measured, verdict=verdict)
@@ -265,24 +269,31 @@ def _save_figure(fig: Any, stem: Path, docs: Path | None, docs_suffix: str = "")
 def _write_findings(paper: Paper, budget_name: str, rows: list[dict[str, str]], the_plan: Plan,
                     out: Path, seconds: float, docs: Path | None,
                     figure_ids: Sequence[str] | None = None) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["figure", "claim", "measured", "verdict", "kind"],
-                            lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    text = _markdown(paper, budget_name, rows, the_plan, seconds)
+    def tables(chosen: list[dict[str, str]]) -> tuple[str, str]:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["figure", "claim", "measured", "verdict", "kind"],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(chosen)
+        return buf.getvalue(), _markdown(paper, budget_name, chosen, the_plan, seconds)
+
     # The docs keep one findings file per budget of a paper that has several CPU budgets
     # (im2016's quick and quick-conv), so the second run does not replace the first's.
     stem = "findings" if budget_name in ("quick", "custom") else f"findings-{budget_name}"
-    # A run of some figures only (an extension on request) judges only their claims: its
-    # docs file is named by them, beside the whole run's, never over it.
-    if figure_ids:
-        stem += "-" + "-".join(figure_ids)
-    targets = [(out, "findings")] + ([(docs, stem)] if docs is not None else [])
-    for folder, name in targets:
+    targets = [(out, "findings", rows)]
+    if docs is not None:
+        shown = rows
+        if figure_ids:
+            # A run of some figures only (an extension on request): its docs file is named
+            # by them, beside the whole run's, never over it, and lists only their claims.
+            stem += "-" + "-".join(figure_ids)
+            shown = [r for r in rows if r["verdict"] != NOT_SELECTED]
+        targets.append((docs, stem, shown))
+    for folder, name, chosen in targets:
+        csv_text, md_text = tables(chosen)
         results.atomic_write(folder / f"{name}.csv",
-                             lambda tmp: Path(tmp).write_text(buf.getvalue()))
-        results.atomic_write(folder / f"{name}.md", lambda tmp: Path(tmp).write_text(text))
+                             lambda tmp, t=csv_text: Path(tmp).write_text(t))
+        results.atomic_write(folder / f"{name}.md", lambda tmp, t=md_text: Path(tmp).write_text(t))
     if docs is not None and paper.name == "goodfellow2015":
         from landscapes.app.papers.goodfellow2015 import formula_files
 

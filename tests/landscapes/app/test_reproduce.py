@@ -228,3 +228,10 @@ def test_docs_of_some_figures_only_do_not_replace_the_whole_runs(tmp_path) -> No
     assert (docs / "findings.csv").read_text() == "figure,claim,measured,verdict\n"
     assert (docs / "findings-ext-flow.csv").is_file() and (docs / "figureext-flow.png").is_file()
     assert (tmp_path / "out" / "report.html").is_file()
+    # The docs copy lists only the selected figure's claims; the run's own, every claim.
+    with (docs / "findings-ext-flow.csv").open(newline="") as fh:
+        shown = list(csv.DictReader(fh))
+    with (tmp_path / "out" / "findings.csv").open(newline="") as fh:
+        every = list(csv.DictReader(fh))
+    assert len(shown) < len(every)
+    assert all(r["verdict"] != reproduce.NOT_SELECTED for r in shown)
