@@ -121,13 +121,16 @@ def _hyper(ds: xr.Dataset) -> dict[str, Any]:
 
 def _find(tree: Any, key: str) -> Any:
     """The value of ``key`` nearest the top of nested hyperparameters (analyses keep
-    the evaluation's under ``"evaluation"``), or ``None``."""
+    the evaluation's under ``"evaluation"``; a stack of systems keeps one per system in
+    a list), or ``None``."""
     level = [tree]
     while level:
         for d in level:
             if key in d:
                 return d[key]
-        level = [v for d in level for v in d.values() if isinstance(v, dict)]
+        nested = [v for d in level for v in d.values()]
+        level = [v for v in nested if isinstance(v, dict)] + [
+            x for v in nested if isinstance(v, list) for x in v if isinstance(x, dict)]
     return None
 
 

@@ -133,3 +133,17 @@ def test_compare_summary_is_shown_one_row_per_measure(tmp_path: Path) -> None:
     body = re.findall(r"<tr><th>(.*?)</th>(.*?)</tr>", table.split("<tbody>")[1])
     assert [m for m, _ in body] == ["barrier final-&gt;final", "half-drop alpha"]
     assert re.findall(r"<td>(.*?)</td>", body[0][1]) == ["0.667", "0.812"]
+
+
+def test_anchors_are_found_in_a_stack_of_systems(tmp_path: Path) -> None:
+    """compare stacks systems, keeping each one's hyperparameters in a list: the
+    plane's centre is still marked."""
+    g = np.linspace(-1.0, 1.0, 5)
+    ds = results.slice_dataset(np.add.outer(g ** 2, g ** 2), alpha=g, beta=g,
+                               analysis="eigenplane", system="toy")
+    ds.attrs["hyperparameters"] = json.dumps({"system": [
+        {"hessian": "exact"}, {"evaluation": {"path": "plane", "anchors": ["center", "d1", "d2"]}}]})
+    results.save(ds, tmp_path / "results.nc")
+    page = report.build(tmp_path).read_text()
+    flat = page.replace(" ", "")
+    assert '"name":"anchors"' in flat and '"text":["center"]' in flat
