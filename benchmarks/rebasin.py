@@ -33,6 +33,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,13 +48,16 @@ __all__ = ["Pair", "mlp_pair", "resnet_pair", "compare", "markdown", "main"]
 ALPHA = np.linspace(0.0, 1.0, 21)
 
 
+@dataclass
 class Pair:
     """Two solutions of one architecture, and the data their line is evaluated on."""
 
-    def __init__(self, name: str, model: nn.Module, a: dict[str, torch.Tensor],
-                 b: dict[str, torch.Tensor], data: tuple[torch.Tensor, torch.Tensor],
-                 bn: str = "interpolate") -> None:
-        self.name, self.model, self.a, self.b, self.data, self.bn = name, model, a, b, data, bn
+    name: str
+    model: nn.Module
+    a: dict[str, torch.Tensor]
+    b: dict[str, torch.Tensor]
+    data: tuple[torch.Tensor, torch.Tensor]
+    bn: str = "interpolate"
 
     def network(self, state: dict[str, torch.Tensor]) -> nn.Module:
         net = copy.deepcopy(self.model)
@@ -127,13 +131,11 @@ def compare(pair: Pair, repeats: int = 3) -> dict[str, Any]:
         error = ""
     except Exception as why:  # a peer's failure is a finding of the row, not a crash
         theirs_state, error = None, f"{type(why).__name__}: {str(why).splitlines()[0][:120]}"
+    start = time.perf_counter()
     ours_state = ours()
+    t_ours, t_theirs = time.perf_counter() - start, float("nan")
     if theirs_state is not None:
         t_ours, t_theirs = paired_median_times(ours, theirs, repeats)
-    else:
-        start = time.perf_counter()
-        ours()
-        t_ours, t_theirs = time.perf_counter() - start, float("nan")
     row = {"pair": pair.name, "barrier_before": _barrier(pair, pair.b),
            "barrier_ours": _barrier(pair, ours_state), "ours_s": t_ours,
            "ours_function_error": _outputs_differ(pair, ours_state),

@@ -238,15 +238,22 @@ def _figure(name: str, ds: xr.Dataset) -> Any:
     return fig
 
 
+def _html_table(name: str, head: list[str], body: list[tuple[str | None, list[str]]]) -> str:
+    """``<table>`` of header cells ``head`` and rows (a row header or None, cells)."""
+    def cells(tag: str, values: list[str]) -> str:
+        return "".join(f"<{tag}>{html.escape(v or '')}</{tag}>" for v in values)
+
+    rows = "".join("<tr>" + (cells("th", [lead]) if lead is not None else "") + cells("td", rest)
+                   + "</tr>" for lead, rest in body)
+    return (f'<table class="findings" id="{name}"><thead><tr>{cells("th", head)}</tr></thead>'
+            f"<tbody>{rows}</tbody></table>")
+
+
 def _table(rows: list[dict[str, str]], name: str = "findings") -> str:
     if not rows:
         return f"<p>No <code>{name}.csv</code> in this folder.</p>"
     columns = list(rows[0])
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(r.get(c) or '')}</td>" for c in columns) + "</tr>"
-                   for r in rows)
-    return (f'<table class="findings" id="{name}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+    return _html_table(name, columns, [(None, [r.get(c) for c in columns]) for r in rows])
 
 
 def _by_row(rows: list[dict[str, str]], name: str) -> str:
@@ -256,13 +263,8 @@ def _by_row(rows: list[dict[str, str]], name: str) -> str:
     if not rows:
         return _table(rows, name)
     key, *columns = list(rows[0])
-    head = f"<th>{html.escape(key)}</th>" + "".join(
-        f"<th>{html.escape(r.get(key) or '')}</th>" for r in rows)
-    body = "".join(f"<tr><th>{html.escape(c)}</th>"
-                   + "".join(f"<td>{html.escape(r.get(c) or '')}</td>" for r in rows) + "</tr>"
-                   for c in columns)
-    return (f'<table class="findings" id="{name}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+    return _html_table(name, [key, *[r.get(key) for r in rows]],
+                       [(c, [r.get(c) for r in rows]) for c in columns])
 
 
 def _figures(folder: Path) -> str:

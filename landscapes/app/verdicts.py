@@ -52,21 +52,17 @@ def side_by_side(first: Sequence[dict[str, str]], second: Sequence[dict[str, str
     ('differs', 'reproduced', 'yes')
     """
     a, b = names
+    keyed_a = {(r["figure"], r["claim"]): r for r in first}
     keyed_b = {(r["figure"], r["claim"]): r for r in second}
-    out, seen = [], set()
-    for r in [*first, *second]:
-        key = (r["figure"], r["claim"])
-        if key in seen:
-            continue
-        seen.add(key)
-        left = next((x for x in first if (x["figure"], x["claim"]) == key), None)
-        right = keyed_b.get(key)
-        va, vb = (left or {}).get("verdict", ""), (right or {}).get("verdict", "")
+    out = []
+    for key in dict.fromkeys([*keyed_a, *keyed_b]):  # first's order, then second's new claims
+        left, right = keyed_a.get(key, {}), keyed_b.get(key, {})
+        va, vb = left.get("verdict", ""), right.get("verdict", "")
         out.append({"figure": key[0], "claim": key[1],
                     f"{a} verdict": va, f"{b} verdict": vb,
                     "changed": "yes" if left and right and va != vb else "",
-                    f"{a} measured": (left or {}).get("measured", ""),
-                    f"{b} measured": (right or {}).get("measured", "")})
+                    f"{a} measured": left.get("measured", ""),
+                    f"{b} measured": right.get("measured", "")})
     return out
 
 

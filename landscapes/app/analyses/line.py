@@ -286,9 +286,10 @@ def adaptive_barrier(curve: Any, kinds: str | Sequence[str], *, tol: float,
         found = []
         for split in names:
             start = None
-            grid = np.array(sorted(a for a in seen if lo <= a <= hi))
-            if known is not None and grid.size >= 3 and grid[0] == lo and grid[-1] == hi:
-                start = (grid, values(grid, split))
+            if known is not None:
+                grid = np.array(sorted(a for a in seen if lo <= a <= hi))
+                if grid.size >= 3 and grid[0] == lo and grid[-1] == hi:
+                    start = (grid, values(grid, split))
             r = refine(lambda a, s=split: values(a, s), kind=kind, lo=lo, hi=hi, tol=tol,
                        coarse=min(COARSE, max_evaluations), per_round=10,
                        max_evaluations=max_evaluations, known=start)
