@@ -21,7 +21,7 @@ from landscapes.anchors import Anchor, as_anchor
 from landscapes.curvature.estimators import COMMON, eigenvalues
 from landscapes.directions import NORMALIZATIONS
 
-__all__ = ["directions", "line", "plane"]
+__all__ = ["directions", "normalise", "line", "plane"]
 
 
 
@@ -92,10 +92,13 @@ def directions(
                            batch_size=batch_size, bn_batches=bn_batches, bn_data=bn_data)
     rule = bias_bn or ("keep" if normalization is None else "zero")
     center = dict(model.state_dict()) if point is None else {**model.state_dict(), **dict(point)}
-    return [_normalise(d, center, normalization, rule) for d in found[which]]
+    return [normalise(d, center, normalization, rule) for d in found[which]]
 
 
-def _normalise(d: Anchor, center: Mapping[str, torch.Tensor], normalization: str | None, rule: str) -> Anchor:
+def normalise(d: Anchor, center: Mapping[str, torch.Tensor], normalization: str | None, rule: str) -> Anchor:
+    """``d`` scaled as :func:`directions` scales eigenvectors: per filter or per tensor to
+    ``center``'s norms (or unchanged for ``None``), one-dimensional entries kept or zeroed
+    by ``rule`` ("keep"/"zero"); on the CPU."""
     out: Anchor = {}
     for key, v in d.items():
         v = v.detach().cpu()

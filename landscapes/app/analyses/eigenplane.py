@@ -162,7 +162,7 @@ class TopPair:
     def measure(self, point: PointContext) -> dict[str, np.ndarray]:
         import torch
 
-        from landscapes.curvature.eigenvectors import _normalise
+        from landscapes.curvature.eigenvectors import normalise
         from landscapes.curvature.hvp import Operator
         from landscapes.curvature.lanczos import eigenpairs
         from landscapes.curvature.objective import Objective
@@ -186,7 +186,7 @@ class TopPair:
         keys = _keys(point.state)
         flat, norms = [], []
         for v in found.vectors:
-            d = _normalise(unit_direction(point, objective, v), point.state, scale, rule)
+            d = normalise(unit_direction(point, objective, v), point.state, scale, rule)
             norms.append(float(objective.flatten({n: d[n].to(op.device) for n in objective.names})
                                .double().norm()))
             flat.append(torch.cat([d[k].reshape(-1).double() for k in keys]))
